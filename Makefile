@@ -1,0 +1,45 @@
+# cors-authz: developer entry points. `make test` is what CI runs.
+GO        ?= go
+BIN       ?= bin/cors-authz
+FUZZTIME  ?= 5s
+
+.PHONY: all build run test test-unit vet fmt-check fuzz-smoke test-e2e bench bench-quick soak clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/cors-authz
+
+## run: serve on the embedded default policy (gRPC :9001, admin :9002)
+run:
+	$(GO) run ./cmd/cors-authz serve
+
+## test: everything CI runs: formatting, vet, unit tests with the race detector, fuzz smoke, e2e
+test: fmt-check vet test-unit fuzz-smoke test-e2e
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+	cd e2e && $(GO) vet ./...
+	cd bench && $(GO) vet ./...
+
+test-unit:
+	$(GO) test -race -count=1 ./...
+
+# Each fuzz target runs for FUZZTIME on top of its seed corpus.
+fuzz-smoke:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+test-e2e:
+	cd e2e && $(GO) test -race -count=1 ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,7 @@
+module github.com/cors-authz/cors-authz/bench
+
+go 1.26.0
+
+require github.com/cors-authz/cors-authz v0.0.0
+
+replace github.com/cors-authz/cors-authz => ../
