@@ -21,11 +21,12 @@ type Class struct {
 	aceh  string // Access-Control-Expose-Headers
 	acma  string // Access-Control-Max-Age
 	hasMA bool
+	vary  bool // add "Vary: Origin" to actual responses
 }
 
 // HasOrigins reports whether the class grants cross-origin access to any
 // origin (an "external" class). Classes without origins are internal.
-func (c *Class) HasOrigins() bool { return !c.origins.empty() }
+func (c *Class) HasOrigins() bool { return c.origins.Len() > 0 }
 
 // DenyAction is the class's deny_action.
 func (c *Class) DenyAction() DenyAction { return c.denyAction }

@@ -1,8 +1,34 @@
 package policy
 
+import (
+	"strings"
+
+	"github.com/cors-authz/cors-authz/pkg/policy/internal/headers"
+	"github.com/cors-authz/cors-authz/pkg/policy/internal/methods"
+	"github.com/cors-authz/cors-authz/pkg/policy/internal/origin"
+)
+
+// Response header names (Fetch §3.2.3), lower case as HTTP/2 requires.
+const (
+	HeaderACAO  = "access-control-allow-origin"
+	HeaderACAC  = "access-control-allow-credentials"
+	HeaderACAM  = "access-control-allow-methods"
+	HeaderACAH  = "access-control-allow-headers"
+	HeaderACMA  = "access-control-max-age"
+	HeaderACEH  = "access-control-expose-headers"
+	HeaderACAPN = "access-control-allow-private-network"
+	HeaderVary  = "vary"
+)
+
+const (
+	varyActual      = "Origin"
+	varyPreflight   = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+	varyPreflightPN = varyPreflight + ", Access-Control-Request-Private-Network"
+)
+
 // Route is the first half of a decision: which class applies to a request
-// and what kind of request it is. It is cheap (no origin lookup), and with
-// the request it determines the verdict; see AppendCacheKey.
+// and what kind of request it is. It is cheap (no allowlist lookup), and
+// with the request it determines the verdict; see AppendCacheKey.
 type Route struct {
 	Class     *Class
 	Selection Selection
@@ -14,3 +40,253 @@ type Route struct {
 func (p *Policy) Decide(r *Request) Verdict {
 	return p.DecideRoute(r, p.Classify(r))
 }
+
+// Classify chooses r's class and kind. The class is the one named by
+// r.ClassHint, else the first whose match holds, else the fallback.
+func (p *Policy) Classify(r *Request) Route {
+	rt := Route{Hint: r.ClassHint}
+	switch {
+	case r.ClassHint != "":
+		if c := p.byName[r.ClassHint]; c != nil {
+			rt.Class, rt.Selection = c, ByHint
+		} else {
+			rt.Class, rt.Selection = p.fallback, ByDefault
+		}
+	default:
+		rt.Class, rt.Selection = p.fallback, ByDefault
+		for _, c := range p.classes {
+			if c.match.matches(r.Host, r.Path) {
+				rt.Class, rt.Selection = c, ByMatch
+				break
+			}
+		}
+	}
+	rt.Kind = p.kind(r)
+	return rt
+}
+
+func (p *Policy) kind(r *Request) Kind {
+	if !r.HasOrigin {
+		return NotCORS
+	}
+	if p.sameOrigin(r) {
+		return SameOrigin
+	}
+	// Fetch §4.8: a CORS-preflight request is an OPTIONS request with an
+	// Access-Control-Request-Method header; OPTIONS without it is an
+	// ordinary (actual) request.
+	if r.Method == "OPTIONS" && r.ACRM != "" {
+		return Preflight
+	}
+	return Actual
+}
+
+// sameOrigin: the Origin is a self origin, or equals the request's own
+// scheme://host (RFC 6454 §5, comparing the serializations).
+func (p *Policy) sameOrigin(r *Request) bool {
+	o, ok := origin.Parse(r.Origin)
+	if !ok {
+		return false
+	}
+	if p.selfOrigins.ContainsExact(r.Origin) {
+		return true
+	}
+	if r.Scheme == "" || !strings.EqualFold(o.Scheme, r.Scheme) {
+		return false
+	}
+	host, port := splitHostPort(r.Host)
+	if port == origin.DefaultPort(o.Scheme) {
+		port = ""
+	}
+	return port == o.Port && strings.EqualFold(host, o.Host)
+}
+
+// DecideRoute returns the verdict for r on the route Classify chose.
+func (p *Policy) DecideRoute(r *Request, rt Route) Verdict {
+	c := rt.Class
+	v := Verdict{Class: c, Selection: rt.Selection, Kind: rt.Kind}
+	switch rt.Kind {
+	case NotCORS, SameOrigin:
+		v.Allowed = true
+		v.Reason = ReasonNotCORS
+		if rt.Kind == SameOrigin {
+			v.Reason = ReasonSameOrigin
+		}
+		if c.vary {
+			v.add(HeaderVary, varyActual, Append)
+		}
+		return v
+	}
+	if reason, detail := p.originRefused(r, rt); reason != "" {
+		v.Reason, v.Detail = reason, detail
+		if rt.Kind == Preflight {
+			v.Respond, v.Status = true, 403
+			return v
+		}
+		p.deny(r, &v)
+		return v
+	}
+	if rt.Kind == Actual {
+		v.Allowed, v.Reason = true, ReasonOriginAllowed
+		v.add(HeaderACAO, r.Origin, Overwrite)
+		if c.credentials {
+			v.add(HeaderACAC, "true", Overwrite)
+		}
+		if c.aceh != "" {
+			v.add(HeaderACEH, c.aceh, Overwrite)
+		}
+		v.add(HeaderVary, varyActual, Append)
+		return v
+	}
+	p.preflight(r, &v)
+	return v
+}
+
+// originRefused returns why r's origin gets no access, or "" if it does.
+func (p *Policy) originRefused(r *Request, rt Route) (Reason, string) {
+	o, ok := origin.Parse(r.Origin)
+	switch {
+	case !ok:
+		return ReasonOriginInvalid, ""
+	case rt.Selection == ByDefault && rt.Hint != "":
+		return ReasonUnknownClass, rt.Hint
+	case rt.Selection == ByDefault:
+		return ReasonNoClass, ""
+	case rt.Class.origins.Len() == 0:
+		return ReasonCrossOriginInternal, ""
+	case !rt.Class.origins.Contains(r.Origin, o):
+		return ReasonOriginNotAllowed, ""
+	}
+	return "", ""
+}
+
+// deny applies the class's deny_action to a refused actual request.
+func (p *Policy) deny(r *Request, v *Verdict) {
+	c := v.Class
+	switch c.denyAction {
+	case DenyReject:
+		v.Respond, v.Status = true, 403
+		return
+	case DenySelfOrigin:
+		if so := p.selfOriginFor(r.Host); so != "" {
+			v.add(HeaderACAO, so, Overwrite)
+		}
+	}
+	if c.vary {
+		v.add(HeaderVary, varyActual, Append)
+	}
+}
+
+// selfOriginFor returns the self origin whose host is the request's host,
+// else the first self origin.
+func (p *Policy) selfOriginFor(authority string) string {
+	if len(p.selfList) == 0 {
+		return ""
+	}
+	if so, ok := p.selfByHost[authority]; ok {
+		return so
+	}
+	host, port := splitHostPort(authority)
+	if port == "443" || port == "80" {
+		if so, ok := p.selfByHost[host]; ok {
+			return so
+		}
+	}
+	return p.selfList[0]
+}
+
+// preflight checks the method, headers and private-network request of a
+// preflight whose origin is allowed (Fetch §4.8 steps 5-7).
+func (p *Policy) preflight(r *Request, v *Verdict) {
+	c := v.Class
+	v.Respond, v.Status = true, 403
+	if !headers.IsToken(r.ACRM) {
+		v.Reason = ReasonMethodInvalid
+		return
+	}
+	if _, ok := c.methods[r.ACRM]; !ok && !methods.Safelisted(r.ACRM) {
+		v.Reason, v.Detail = ReasonMethodNotAllowed, r.ACRM
+		return
+	}
+	switch res, name := c.headers.Check(r.ACRH); res {
+	case headers.Invalid:
+		v.Reason = ReasonHeadersInvalid
+		return
+	case headers.NotAllowed:
+		v.Reason, v.Detail = ReasonHeaderNotAllowed, name
+		return
+	}
+	pn := strings.EqualFold(r.ACRPN, "true")
+	if pn && !c.privateNet {
+		v.Reason = ReasonPrivateNetwork
+		return
+	}
+	v.Status, v.Allowed, v.Reason = 204, true, ReasonPreflightAllowed
+	v.add(HeaderACAO, r.Origin, Overwrite)
+	if c.credentials {
+		v.add(HeaderACAC, "true", Overwrite)
+	}
+	if c.acam != "" {
+		v.add(HeaderACAM, c.acam, Overwrite)
+	}
+	if strings.TrimLeft(r.ACRH, " \t,") != "" {
+		v.add(HeaderACAH, p.allowHeaders(c, r.ACRH), Overwrite)
+	}
+	if c.hasMA {
+		v.add(HeaderACMA, c.acma, Overwrite)
+	}
+	vary := varyPreflight
+	if pn {
+		v.add(HeaderACAPN, "true", Overwrite)
+		vary = varyPreflightPN
+	}
+	// A local reply replaces rather than merges, so Vary is set here.
+	v.add(HeaderVary, vary, Overwrite)
+}
+
+// allowHeaders is the Access-Control-Allow-Headers value of a successful
+// preflight: the class's list, or, for a "*" class, the requested names
+// (a credentialed response may not use "*", Fetch §3.2.6). Checked names
+// are tokens, so the echo has only tchars, commas and whitespace.
+func (p *Policy) allowHeaders(c *Class, acrh string) string {
+	if !c.headers.Any {
+		return c.acah
+	}
+	if strings.IndexByte(acrh, '\t') >= 0 {
+		return strings.ReplaceAll(acrh, "\t", " ")
+	}
+	return acrh
+}
+
+// AppendCacheKey appends to dst the bytes that, with rt.Class and
+// rt.Selection, determine r's verdict, and reports whether the verdict is
+// worth caching: only Actual and Preflight requests with bounded inputs.
+func (rt Route) AppendCacheKey(dst []byte, r *Request) ([]byte, bool) {
+	if rt.Kind != Actual && rt.Kind != Preflight {
+		return dst, false
+	}
+	if len(r.Origin) > origin.MaxLen || len(r.ACRM) > 32 || len(r.ACRH) > maxCachedACRH {
+		return dst, false
+	}
+	dst = append(dst, byte(rt.Kind), byte(rt.Selection))
+	dst = append(dst, r.Origin...)
+	if rt.Kind == Actual {
+		if rt.Class.denyAction == DenySelfOrigin {
+			dst = append(dst, 0)
+			dst = append(dst, r.Host...)
+		}
+		return dst, true
+	}
+	dst = append(dst, 0)
+	dst = append(dst, r.ACRM...)
+	dst = append(dst, 0)
+	dst = append(dst, r.ACRH...)
+	if strings.EqualFold(r.ACRPN, "true") {
+		dst = append(dst, 0, 1)
+	}
+	return dst, true
+}
+
+// maxCachedACRH bounds the Access-Control-Request-Headers a cache key
+// carries; longer lists are decided afresh each time.
+const maxCachedACRH = 512

@@ -19,7 +19,8 @@ type Policy struct {
 	byName      map[string]*Class
 	fallback    *Class // default deny for requests no class matches
 	selfOrigins originSet
-	selfList    []string // normalised self_origins, in file order
+	selfList    []string          // normalised self_origins, in file order
+	selfByHost  map[string]string // host[:port] → self origin
 
 	source string
 	digest string

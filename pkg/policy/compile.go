@@ -1,0 +1,90 @@
+package policy
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/cors-authz/cors-authz/pkg/policy/internal/headers"
+	"github.com/cors-authz/cors-authz/pkg/policy/internal/origin"
+)
+
+// originSet is the compiled allowlist of a class.
+type originSet = origin.Set
+
+// headerSet is the compiled allow_headers of a class.
+type headerSet = headers.Set
+
+// compile turns a validated document into lookup structures, preparing
+// every constant header value once.
+func compile(doc Document) *Policy {
+	p := &Policy{spec: doc, byName: make(map[string]*Class, len(doc.Classes))}
+	p.selfByHost = make(map[string]string, len(doc.SelfOrigins))
+	for _, s := range doc.SelfOrigins {
+		pat, _, err := origin.ParsePattern(s)
+		if err != nil {
+			continue // validated already
+		}
+		p.selfOrigins.Add(pat)
+		p.selfList = append(p.selfList, s)
+		host := pat.Host
+		if pat.Port != "" {
+			host += ":" + pat.Port
+		}
+		if _, dup := p.selfByHost[host]; !dup {
+			p.selfByHost[host] = s
+		}
+	}
+	for i := range p.spec.Classes {
+		c := compileClass(&p.spec.Classes[i], i)
+		p.classes = append(p.classes, c)
+		p.byName[c.Name] = c
+	}
+	p.fallback = compileClass(&ClassSpec{Name: FallbackClass, DenyAction: DenyOmit}, -1)
+	return p
+}
+
+// FallbackClass names the synthetic class of requests no class matches.
+const FallbackClass = "default-deny"
+
+func compileClass(s *ClassSpec, index int) *Class {
+	c := &Class{
+		Name:        s.Name,
+		Index:       index,
+		Spec:        s,
+		match:       compileMatch(s.Match),
+		credentials: s.AllowCredentials,
+		privateNet:  s.AllowPrivateNetwork,
+		denyAction:  s.DenyAction,
+		headers:     headers.NewSet(s.AllowHeaders),
+	}
+	if c.denyAction == "" {
+		c.denyAction = DenyOmit
+	}
+	for _, o := range s.AllowOrigins {
+		if pat, _, err := origin.ParsePattern(o); err == nil {
+			c.origins.Add(pat)
+		}
+	}
+	c.methods = make(map[string]struct{}, len(s.AllowMethods))
+	var ms []string
+	for _, m := range s.AllowMethods {
+		if _, dup := c.methods[m]; !dup {
+			c.methods[m] = struct{}{}
+			ms = append(ms, m)
+		}
+	}
+	c.acam = strings.Join(ms, ", ")
+	var hs []string
+	for _, h := range s.AllowHeaders {
+		if h != "*" {
+			hs = append(hs, strings.ToLower(h))
+		}
+	}
+	c.acah = strings.Join(hs, ", ")
+	c.aceh = strings.Join(s.ExposeHeaders, ", ")
+	if s.MaxAge != nil {
+		c.acma, c.hasMA = strconv.Itoa(*s.MaxAge), true
+	}
+	c.vary = c.origins.Len() > 0 || c.denyAction == DenySelfOrigin
+	return c
+}

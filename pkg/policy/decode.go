@@ -1,0 +1,429 @@
+package policy
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// decoder walks the YAML node tree, so that every problem can name its
+// line, and collects all problems instead of stopping at the first.
+type decoder struct {
+	file  string
+	errs  []Issue
+	warns []Issue
+}
+
+func (d *decoder) issue(n *yaml.Node, path, value, format string, args ...any) Issue {
+	is := Issue{File: d.file, Path: path, Value: value, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		is.Line, is.Column = n.Line, n.Column
+	}
+	return is
+}
+
+func (d *decoder) errorf(n *yaml.Node, path, value, format string, args ...any) {
+	d.errs = append(d.errs, d.issue(n, path, value, format, args...))
+}
+
+func (d *decoder) warnf(n *yaml.Node, path, value, format string, args ...any) {
+	d.warns = append(d.warns, d.issue(n, path, value, format, args...))
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// decode parses and validates a policy document.
+func decode(file string, data []byte) (Document, []Issue, error) {
+	d := &decoder{file: file}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		is := Issue{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			is.Line, _ = strconv.Atoi(m[1])
+		}
+		return Document{}, nil, &Error{Issues: []Issue{is}}
+	}
+	if len(root.Content) == 0 {
+		return Document{}, nil, &Error{Issues: []Issue{{File: file, Line: 1, Msg: "empty policy: expected a mapping with version and classes"}}}
+	}
+	doc := d.document(root.Content[0])
+	if len(d.errs) > 0 {
+		return Document{}, d.warns, &Error{Issues: d.errs}
+	}
+	return doc, d.warns, nil
+}
+
+// fields iterates a mapping node, reporting keys that are unknown or
+// repeated. Known keys are handled by fn.
+func (d *decoder) fields(n *yaml.Node, path string, known []string, fn func(key string, k, v *yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "", "expected a mapping, found %s", kindName(n))
+		return
+	}
+	seen := make(map[string]bool, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		kp := joinPath(path, k.Value)
+		if seen[k.Value] {
+			d.errorf(k, kp, "", "key repeated")
+			continue
+		}
+		seen[k.Value] = true
+		if !contains(known, k.Value) {
+			d.errorf(k, kp, "", "unknown key (expected one of: %s)", strings.Join(known, ", "))
+			continue
+		}
+		fn(k.Value, k, v)
+	}
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "an unexpected node"
+}
+
+// strings decodes a list of strings; each element's node is returned too.
+func (d *decoder) stringList(n *yaml.Node, path string) ([]string, []*yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, path, "", "expected a list of strings, found %s", kindName(n))
+		return nil, nil
+	}
+	out := make([]string, 0, len(n.Content))
+	nodes := make([]*yaml.Node, 0, len(n.Content))
+	for i, e := range n.Content {
+		if e.Kind != yaml.ScalarNode || e.Tag == "!!null" {
+			d.errorf(e, fmt.Sprintf("%s[%d]", path, i), "", "expected a string, found %s", kindName(e))
+			continue
+		}
+		out = append(out, e.Value)
+		nodes = append(nodes, e)
+	}
+	return out, nodes
+}
+
+func (d *decoder) boolean(n *yaml.Node, path string) bool {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		d.errorf(n, path, n.Value, "expected true or false")
+		return false
+	}
+	return n.Value == "true"
+}
+
+func (d *decoder) str(n *yaml.Node, path string) string {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.errorf(n, path, "", "expected a string, found %s", kindName(n))
+		return ""
+	}
+	return n.Value
+}
+
+func (d *decoder) document(n *yaml.Node) Document {
+	var doc Document
+	var versionSeen bool
+	var classesNode *yaml.Node
+	var selfNodes []*yaml.Node
+	d.fields(n, "", []string{"version", "self_origins", "classes"}, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "version":
+			versionSeen = true
+			if v.Kind != yaml.ScalarNode || v.Value != "1" {
+				d.errorf(v, "version", v.Value, "unsupported version: this build reads version 1")
+			}
+			doc.Version = 1
+		case "self_origins":
+			doc.SelfOrigins, selfNodes = d.stringList(v, "self_origins")
+		case "classes":
+			classesNode = v
+		}
+	})
+	if n.Kind != yaml.MappingNode {
+		return doc
+	}
+	if !versionSeen {
+		d.errorf(n, "version", "", "missing: the first line of a policy is \"version: 1\"")
+	}
+	for i := range doc.SelfOrigins {
+		p := d.origin(selfNodes[i], fmt.Sprintf("self_origins[%d]", i), doc.SelfOrigins[i])
+		if p != nil {
+			if p.Wildcard {
+				d.errorf(selfNodes[i], fmt.Sprintf("self_origins[%d]", i), doc.SelfOrigins[i], "self origins are exact origins; wildcards are not allowed")
+			}
+			doc.SelfOrigins[i] = p.String()
+		}
+	}
+	if classesNode == nil {
+		d.warnf(n, "classes", "", "no classes: every cross-origin request is denied")
+		return doc
+	}
+	if classesNode.Kind != yaml.SequenceNode {
+		d.errorf(classesNode, "classes", "", "expected a list of classes, found %s", kindName(classesNode))
+		return doc
+	}
+	names := map[string]int{}
+	for i, cn := range classesNode.Content {
+		path := fmt.Sprintf("classes[%d]", i)
+		c := d.class(cn, path, len(doc.SelfOrigins) > 0)
+		if c.Name != "" {
+			if prev, dup := names[c.Name]; dup {
+				d.errorf(cn, path+".name", c.Name, "duplicate class name (first defined at line %d)", prev)
+			} else {
+				names[c.Name] = cn.Line
+			}
+		}
+		doc.Classes = append(doc.Classes, c)
+	}
+	d.unreachable(classesNode, doc.Classes)
+	return doc
+}
+
+// unreachable warns about classes that a catch-all class before them
+// hides from match-based selection.
+func (d *decoder) unreachable(n *yaml.Node, classes []ClassSpec) {
+	for i, c := range classes {
+		m := c.Match
+		if len(m.Hosts) == 0 && len(m.Paths) == 0 && (len(m.PathPrefixes) == 0 || contains(m.PathPrefixes, "/")) {
+			for j := i + 1; j < len(classes); j++ {
+				d.warnf(n.Content[j], fmt.Sprintf("classes[%d]", j), classes[j].Name,
+					"class %q before it matches every request, so this class is chosen only through a cors_class context extension", c.Name)
+			}
+			return
+		}
+	}
+}
+
+var classKeys = []string{
+	"name", "match", "allow_origins", "allow_methods", "allow_headers", "expose_headers",
+	"allow_credentials", "max_age", "allow_private_network", "deny_action", "dangerously_allow_insecure_origins",
+}
+
+func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
+	c := ClassSpec{Line: n.Line, DenyAction: DenyOmit}
+	var originNodes, exposeNodes []*yaml.Node
+	var nameSeen bool
+	var credNode, denyNode *yaml.Node
+	var allowFields []*yaml.Node // keys that grant something
+	d.fields(n, path, classKeys, func(key string, k, v *yaml.Node) {
+		p := joinPath(path, key)
+		switch key {
+		case "name":
+			nameSeen = true
+			c.Name = d.str(v, p)
+			if c.Name != "" && !validClassName(c.Name) {
+				d.errorf(v, p, c.Name, "class names use letters, digits, '-', '_' and '.' (they are metric labels and Envoy context_extensions values)")
+			}
+		case "match":
+			c.Match = d.match(v, p)
+		case "allow_origins":
+			c.AllowOrigins, originNodes = d.stringList(v, p)
+		case "allow_methods":
+			allowFields = append(allowFields, k)
+			var nodes []*yaml.Node
+			c.AllowMethods, nodes = d.stringList(v, p)
+			d.methods(c.AllowMethods, nodes, p)
+		case "allow_headers":
+			allowFields = append(allowFields, k)
+			var nodes []*yaml.Node
+			c.AllowHeaders, nodes = d.stringList(v, p)
+			d.requestHeaders(c.AllowHeaders, nodes, p)
+		case "expose_headers":
+			allowFields = append(allowFields, k)
+			c.ExposeHeaders, exposeNodes = d.stringList(v, p)
+			d.responseHeaders(c.ExposeHeaders, exposeNodes, p)
+		case "allow_credentials":
+			c.AllowCredentials = d.boolean(v, p)
+			if c.AllowCredentials {
+				credNode = v
+				allowFields = append(allowFields, k)
+			}
+		case "max_age":
+			allowFields = append(allowFields, k)
+			c.MaxAge = d.maxAge(v, p)
+		case "allow_private_network":
+			c.AllowPrivateNetwork = d.boolean(v, p)
+			if c.AllowPrivateNetwork {
+				allowFields = append(allowFields, k)
+			}
+		case "deny_action":
+			denyNode = v
+			switch da := DenyAction(d.str(v, p)); da {
+			case DenyOmit, DenySelfOrigin, DenyReject:
+				c.DenyAction = da
+			case "":
+			default:
+				d.errorf(v, p, v.Value, "unknown deny_action (expected omit, self_origin or reject)")
+			}
+		case "dangerously_allow_insecure_origins":
+			c.DangerouslyAllowInsecureOrigins = d.boolean(v, p)
+		}
+	})
+	if n.Kind != yaml.MappingNode {
+		return c
+	}
+	if !nameSeen {
+		d.errorf(n, path+".name", "", "missing: every class needs a name")
+	}
+	if c.DenyAction == DenySelfOrigin && !haveSelf {
+		d.errorf(denyNode, path+".deny_action", "self_origin", "needs self_origins at the top of the policy")
+	}
+	if len(c.AllowOrigins) == 0 && len(allowFields) > 0 {
+		k := allowFields[0]
+		d.errorf(k, joinPath(path, k.Value), "", "grants access but the class has no allow_origins; add origins or remove the grant")
+	}
+	seen := map[string]int{}
+	var patterns []*originPattern
+	for i, raw := range c.AllowOrigins {
+		p := fmt.Sprintf("%s.allow_origins[%d]", path, i)
+		pat := d.origin(originNodes[i], p, raw)
+		if pat == nil {
+			continue
+		}
+		canon := pat.String()
+		if line, dup := seen[canon]; dup {
+			d.warnf(originNodes[i], p, raw, "duplicate of the entry at line %d", line)
+		}
+		seen[canon] = originNodes[i].Line
+		c.AllowOrigins[i] = canon
+		if c.AllowCredentials && !pat.IsSecure() && !c.DangerouslyAllowInsecureOrigins {
+			d.errorf(originNodes[i], p, raw, "insecure origin with allow_credentials: anyone on the network path can inject script into an http origin and read credentialed responses (use https, or set dangerously_allow_insecure_origins: true)")
+		}
+		if pat.OnPublicSuffix() {
+			d.errorf(originNodes[i], p, raw, "wildcard on a public suffix: anyone can register a subdomain of %q", pat.Host)
+		}
+		patterns = append(patterns, &originPattern{*pat, originNodes[i], p, raw})
+	}
+	d.coveredByWildcard(patterns)
+	if c.AllowCredentials && contains(c.ExposeHeaders, "*") {
+		d.errorf(exposeNodes[indexOf(c.ExposeHeaders, "*")], path+".expose_headers", "*", `"*" is a literal name on credentialed responses (Fetch §3.2.6); list the headers to expose`)
+	}
+	if c.AllowCredentials && contains(c.AllowHeaders, "*") {
+		d.warnf(credNode, path+".allow_headers", "*", `with credentials, browsers read "*" literally; cors-authz therefore echoes the requested names`)
+	}
+	return c
+}
+
+func indexOf(list []string, s string) int {
+	for i, e := range list {
+		if e == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func validClassName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return len(s) <= 64
+}
+
+func (d *decoder) match(n *yaml.Node, path string) MatchSpec {
+	var m MatchSpec
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return m
+	}
+	d.fields(n, path, []string{"hosts", "path_prefixes", "paths"}, func(key string, k, v *yaml.Node) {
+		p := joinPath(path, key)
+		var nodes []*yaml.Node
+		switch key {
+		case "hosts":
+			m.Hosts, nodes = d.stringList(v, p)
+			for i, h := range m.Hosts {
+				norm, err := normaliseHostPattern(h)
+				if err != "" {
+					d.errorf(nodes[i], fmt.Sprintf("%s[%d]", p, i), h, "%s", err)
+					continue
+				}
+				m.Hosts[i] = norm
+			}
+		case "path_prefixes", "paths":
+			var list []string
+			list, nodes = d.stringList(v, p)
+			for i, s := range list {
+				if !strings.HasPrefix(s, "/") || strings.ContainsAny(s, "?# \t") {
+					d.errorf(nodes[i], fmt.Sprintf("%s[%d]", p, i), s, "a path starts with '/' and has no query, fragment or whitespace")
+				}
+			}
+			if key == "paths" {
+				m.Paths = list
+			} else {
+				m.PathPrefixes = list
+			}
+		}
+	})
+	return m
+}
+
+// maxAge accepts a Go duration ("10m") or whole seconds (600).
+func (d *decoder) maxAge(n *yaml.Node, path string) *int {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.errorf(n, path, "", "expected a duration such as 10m or a number of seconds")
+		return nil
+	}
+	var secs int
+	if n.Tag == "!!int" {
+		v, err := strconv.Atoi(n.Value)
+		if err != nil {
+			d.errorf(n, path, n.Value, "not a whole number of seconds")
+			return nil
+		}
+		secs = v
+	} else {
+		dur, err := time.ParseDuration(n.Value)
+		if err != nil {
+			d.errorf(n, path, n.Value, "expected a duration such as 10m or a number of seconds")
+			return nil
+		}
+		if dur%time.Second != 0 {
+			d.errorf(n, path, n.Value, "max_age is sent in whole seconds")
+			return nil
+		}
+		secs = int(dur / time.Second)
+	}
+	switch {
+	case secs < 0 || secs > 86400:
+		d.errorf(n, path, n.Value, "max_age must be between 0 and 86400 seconds (Firefox's cap)")
+		return nil
+	case secs > 7200:
+		d.warnf(n, path, n.Value, "Chromium caps max_age at 7200 seconds; larger values act as 7200 there")
+	}
+	return &secs
+}

@@ -1,0 +1,147 @@
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cors-authz/cors-authz/pkg/policy/internal/headers"
+	"github.com/cors-authz/cors-authz/pkg/policy/internal/methods"
+	"github.com/cors-authz/cors-authz/pkg/policy/internal/origin"
+)
+
+// originPattern is a parsed allowlist entry with where it was written.
+type originPattern struct {
+	origin.Pattern
+	node *yaml.Node
+	path string
+	raw  string
+}
+
+// origin parses one allowlist or self_origins entry; it reports errors and
+// normalisation warnings and returns nil when the entry is refused.
+func (d *decoder) origin(n *yaml.Node, path, raw string) *origin.Pattern {
+	p, notes, err := origin.ParsePattern(raw)
+	if err != nil {
+		d.errorf(n, path, raw, "%v", err)
+		return nil
+	}
+	for _, note := range notes {
+		d.warnf(n, path, raw, "normalised to %q: %s", p.String(), note)
+	}
+	return &p
+}
+
+// coveredByWildcard warns about exact entries a wildcard entry already
+// allows.
+func (d *decoder) coveredByWildcard(ps []*originPattern) {
+	var set origin.Set
+	for _, p := range ps {
+		if p.Wildcard {
+			set.Add(p.Pattern)
+		}
+	}
+	if set.Len() == 0 {
+		return
+	}
+	for _, p := range ps {
+		if p.Wildcard {
+			continue
+		}
+		s := p.String()
+		if o, ok := origin.Parse(s); ok && set.Contains(s, o) {
+			d.warnf(p.node, p.path, p.raw, "already allowed by a wildcard entry")
+		}
+	}
+}
+
+func (d *decoder) methods(list []string, nodes []*yaml.Node, path string) {
+	for i, m := range list {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		switch {
+		case m == "*":
+			d.errorf(nodes[i], p, m, `"*" is not supported: list the methods`)
+		case !headers.IsToken(m):
+			d.errorf(nodes[i], p, m, "not a valid method name (RFC 9110 token)")
+		case methods.Forbidden(m):
+			d.errorf(nodes[i], p, m, "forbidden method (Fetch §2.2.1): browsers never send it")
+		default:
+			if up, bad := methods.Misspelled(m); bad {
+				d.errorf(nodes[i], p, m, "methods are case-sensitive and browsers send %q; write %q", up, up)
+			}
+		}
+	}
+}
+
+func (d *decoder) requestHeaders(list []string, nodes []*yaml.Node, path string) {
+	for i, h := range list {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		low := strings.ToLower(h)
+		switch {
+		case h == "*":
+		case !headers.IsToken(h):
+			d.errorf(nodes[i], p, h, "not a valid header name (RFC 9110 token)")
+		case headers.IsForbiddenRequestHeader(low):
+			d.errorf(nodes[i], p, h, "forbidden request-header name (Fetch §2.2.2): scripts cannot set it")
+		case headers.IsCORSResponseHeader(low):
+			d.errorf(nodes[i], p, h, "a CORS response header never appears in a request")
+		}
+	}
+}
+
+func (d *decoder) responseHeaders(list []string, nodes []*yaml.Node, path string) {
+	for i, h := range list {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		low := strings.ToLower(h)
+		switch {
+		case h == "*":
+		case !headers.IsToken(h):
+			d.errorf(nodes[i], p, h, "not a valid header name (RFC 9110 token)")
+		case low == "set-cookie" || low == "set-cookie2":
+			d.errorf(nodes[i], p, h, "forbidden response-header name (Fetch §2.2.2): browsers never expose it")
+		case strings.HasPrefix(low, "access-control-"):
+			d.errorf(nodes[i], p, h, "CORS protocol headers are not exposed to scripts")
+		}
+	}
+}
+
+// normaliseHostPattern checks a match.hosts entry: a host name, "*." and
+// a host name, or an IP literal, each optionally with a port.
+func normaliseHostPattern(h string) (string, string) {
+	low := strings.ToLower(h)
+	host, port := low, ""
+	if strings.HasPrefix(low, "[") {
+		j := strings.IndexByte(low, ']')
+		if j < 0 {
+			return "", "invalid IPv6 literal"
+		}
+		host, port = low[:j+1], strings.TrimPrefix(low[j+1:], ":")
+		if a, err := netip.ParseAddr(host[1:j]); err != nil || !a.Is6() {
+			return "", "invalid IPv6 literal"
+		}
+	} else if j := strings.LastIndexByte(low, ':'); j >= 0 {
+		host, port = low[:j], low[j+1:]
+	}
+	if port != "" {
+		for _, c := range port {
+			if c < '0' || c > '9' {
+				return "", "invalid port"
+			}
+		}
+	}
+	name := strings.TrimPrefix(host, "*.")
+	if name == "" || strings.Contains(name, "*") {
+		return "", `invalid host: use "example.com" or "*.example.com", optionally with :port`
+	}
+	if !strings.HasPrefix(host, "[") {
+		for i := 0; i < len(name); i++ {
+			c := name[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+				return "", "invalid host name"
+			}
+		}
+	}
+	return low, ""
+}
