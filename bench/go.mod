@@ -2,6 +2,22 @@ module github.com/cors-authz/cors-authz/bench
 
 go 1.26.0
 
-require github.com/cors-authz/cors-authz v0.0.0
+require (
+	github.com/envoyproxy/go-control-plane/envoy v1.40.0
+	github.com/jub0bs/cors v1.0.1
+	github.com/rs/cors v1.11.1
+	google.golang.org/protobuf v1.36.12
+)
+
+require (
+	github.com/cncf/xds/go v0.0.0-20260202195803-dba9d589def2 // indirect
+	github.com/envoyproxy/protoc-gen-validate v1.3.3 // indirect
+	github.com/planetscale/vtprotobuf v0.6.1-0.20240319094008-0393e58bdf10 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+	google.golang.org/grpc v1.85.0 // indirect
+)
 
 replace github.com/cors-authz/cors-authz => ../
