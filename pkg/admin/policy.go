@@ -1,0 +1,75 @@
+package admin
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/cors-authz/cors-authz/pkg/policy"
+	"github.com/cors-authz/cors-authz/pkg/reload"
+)
+
+// PolicyView is the JSON body of GET /policy.
+type PolicyView struct {
+	Generation uint64    `json:"generation"`
+	SHA256     string    `json:"sha256"`
+	Source     string    `json:"source"`
+	LoadedAt   time.Time `json:"loaded_at"`
+	// LastReloadSuccess is when the watched file last loaded; absent for
+	// the embedded policy.
+	LastReloadSuccess time.Time `json:"last_reload_success,omitzero"`
+	// LastReloadError is set while the policy file on disk is refused:
+	// the policy shown is then the last good one, older than the file.
+	LastReloadError *reload.Failure `json:"last_reload_error,omitempty"`
+	// Policy is the normalised document being enforced.
+	Policy *policy.Document `json:"policy"`
+}
+
+// NewPolicyView builds the /policy view of s, or returns false when no
+// policy is loaded.
+func NewPolicyView(s State) (PolicyView, bool) {
+	if s.Policy == nil {
+		return PolicyView{}, false
+	}
+	v := PolicyView{
+		Generation: s.Generation,
+		SHA256:     s.Policy.SHA256(),
+		Source:     s.Policy.Source(),
+		LoadedAt:   s.LoadedAt.UTC(),
+		Policy:     s.Policy.Spec(),
+	}
+	if s.Reload != nil {
+		v.LastReloadSuccess = s.Reload.LastSuccess.UTC()
+		v.LastReloadError = s.Reload.LastError
+	}
+	return v, true
+}
+
+func policyHandler(state func() State, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		v, ok := NewPolicyView(state())
+		if !ok {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "no policy loaded"}, log)
+			return
+		}
+		writeJSON(w, http.StatusOK, v, log)
+	})
+}
+
+// writeJSON writes v indented (operators read it with curl). The encoder
+// escapes <, > and & so a hostile value in a policy cannot turn into markup.
+func writeJSON(w http.ResponseWriter, status int, v any, log *slog.Logger) {
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		log.Error("admin: encode JSON", "error", err.Error())
+		plain(w, http.StatusInternalServerError, "cannot encode response\n")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

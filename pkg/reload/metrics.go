@@ -1,0 +1,63 @@
+package reload
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the reload metrics. The policy generation gauge is the check
+// service's (cors_authz_policy_generation): it owns the generations.
+type metrics struct {
+	ok, ko      prometheus.Counter
+	lastSuccess prometheus.Gauge
+	failed      prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cors_authz_policy_reloads_total",
+		Help: "Policy file loads by result: success (a new policy is served) or failure (the file was refused and the previous policy kept).",
+	}, []string{"result"})
+	m := &metrics{
+		ok: reloads.WithLabelValues("success"),
+		ko: reloads.WithLabelValues("failure"),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cors_authz_policy_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last load that put a new policy in service.",
+		}),
+		failed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cors_authz_policy_last_reload_failed",
+			Help: "1 while the policy file on disk is refused (the served policy is older than the file), else 0.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{reloads, m.lastSuccess, m.failed} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				// A second Watcher (a shadow policy) needs its own labels:
+				// prometheus.WrapRegistererWith(prometheus.Labels{...}, reg).
+				return nil, errors.New("reload: metrics already registered (wrap the Registerer with distinguishing labels for a second Watcher)")
+			}
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) success(at time.Time) {
+	m.ok.Inc()
+	m.lastSuccess.Set(float64(at.UnixNano()) / 1e9)
+	m.failed.Set(0)
+}
+
+func (m *metrics) failure() {
+	m.ko.Inc()
+	m.failed.Set(1)
+}
+
+func (m *metrics) recovered() { m.failed.Set(0) }
