@@ -1,0 +1,292 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/cors-authz/cors-authz/pkg/policy"
+)
+
+// testPolicyYAML exercises every decision the service translates: an
+// external class with credentials, a "*"-headers class with private network
+// access, one class per deny_action, and an internal catch-all.
+const testPolicyYAML = `version: 1
+self_origins:
+  - https://app.example.com
+  - https://other-app.example.com
+classes:
+  - name: public-api
+    match:
+      path_prefixes: [/api/v1/]
+    allow_origins:
+      - https://partner.example.org
+      - https://*.tenant.example.com
+    allow_methods: [GET, POST, PUT, PATCH, DELETE]
+    allow_headers: [Content-Type, Authorization, X-Request-Id]
+    expose_headers: [X-Request-Id]
+    allow_credentials: true
+    max_age: 10m
+  - name: reflect
+    match:
+      path_prefixes: [/reflect/]
+    allow_origins: [https://*.tenant.example.com]
+    allow_methods: [PUT]
+    allow_headers: ["*"]
+    allow_private_network: true
+  - name: strict
+    match:
+      path_prefixes: [/strict/]
+    allow_origins: [https://partner.example.org]
+    deny_action: reject
+  - name: selfish
+    match:
+      path_prefixes: [/self/]
+    allow_origins: [https://partner.example.org]
+    deny_action: self_origin
+  - name: internal
+    match:
+      path_prefixes: [/]
+`
+
+// testPolicyNoPartnerYAML is testPolicyYAML without the partner origin in
+// public-api: reloading it must change that origin's verdict at once.
+var testPolicyNoPartnerYAML = strings.Replace(testPolicyYAML,
+	"      - https://partner.example.org\n      - https://*.tenant", "      - https://*.tenant", 1)
+
+func mustPolicy(t testing.TB, yaml string) *policy.Policy {
+	t.Helper()
+	p, _, err := policy.Parse("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatalf("policy.Parse: %v", err)
+	}
+	return p
+}
+
+// newTestService returns a Service on its own registry with testPolicyYAML.
+func newTestService(t testing.TB, cacheSize int) (*Service, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	s := New(Options{CacheSize: cacheSize, Registerer: reg})
+	s.SetPolicy(mustPolicy(t, testPolicyYAML))
+	return s, reg
+}
+
+// reqSpec describes an HTTP request as Envoy would present it.
+type reqSpec struct {
+	Method, Scheme, Host, Path string
+	Headers                    [][2]string // as sent, in order; names may repeat
+	Class                      string      // context_extensions cors_class
+	Raw                        bool        // encode_raw_headers: header_map instead of headers
+}
+
+// build returns the CheckRequest Envoy sends for rs (see the reference
+// notes: pseudo-headers in the map, lower-case keys, repeated headers
+// joined with "," in the map encoding and kept apart in header_map).
+func (rs reqSpec) build() *authv3.CheckRequest {
+	all := [][2]string{
+		{":authority", rs.Host}, {":path", rs.Path}, {":method", rs.Method}, {":scheme", rs.Scheme},
+		{"user-agent", "Mozilla/5.0"}, {"x-request-id", "0d6e3b0a-5a1e-4c2e-9a51-1b1d2f0c9e77"},
+		{"x-forwarded-proto", rs.Scheme},
+	}
+	all = append(all, rs.Headers...)
+	h := &authv3.AttributeContext_HttpRequest{
+		Id:       "1234567890",
+		Method:   rs.Method,
+		Path:     rs.Path,
+		Host:     rs.Host,
+		Scheme:   rs.Scheme,
+		Protocol: "HTTP/1.1",
+	}
+	if rs.Raw {
+		hm := &corev3.HeaderMap{}
+		for _, kv := range all {
+			hm.Headers = append(hm.Headers, &corev3.HeaderValue{Key: kv[0], RawValue: []byte(kv[1])})
+		}
+		h.HeaderMap = hm
+	} else {
+		h.Headers = map[string]string{}
+		for _, kv := range all {
+			k := strings.ToLower(kv[0])
+			if prev, ok := h.Headers[k]; ok {
+				h.Headers[k] = prev + "," + kv[1]
+			} else {
+				h.Headers[k] = kv[1]
+			}
+		}
+	}
+	req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Source: &authv3.AttributeContext_Peer{Address: sockAddr("127.0.0.1", 51234)},
+		Destination: &authv3.AttributeContext_Peer{
+			Address: sockAddr("127.0.0.1", 8080),
+		},
+		Request: &authv3.AttributeContext_Request{Http: h},
+	}}
+	if rs.Class != "" {
+		req.Attributes.ContextExtensions = map[string]string{ClassHintKey: rs.Class, "other": "x"}
+	}
+	return req
+}
+
+func sockAddr(ip string, port uint32) *corev3.Address {
+	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+		Address: ip, PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: port},
+	}}}
+}
+
+// Request shorthands.
+func get(path string, hdrs ...string) reqSpec {
+	return reqSpec{Method: "GET", Scheme: "https", Host: "api.example.com", Path: path, Headers: pairs(hdrs)}
+}
+
+func options(path string, hdrs ...string) reqSpec {
+	rs := get(path, hdrs...)
+	rs.Method = "OPTIONS"
+	return rs
+}
+
+func pairs(kv []string) [][2]string {
+	if len(kv)%2 != 0 {
+		panic("pairs: odd count")
+	}
+	var out [][2]string
+	for i := 0; i < len(kv); i += 2 {
+		out = append(out, [2]string{kv[i], kv[i+1]})
+	}
+	return out
+}
+
+// answer is what Envoy does with a CheckResponse, in comparable form.
+type answer struct {
+	Code    codes.Code // CheckResponse.status
+	HTTP    int        // denied_response status; 0 when forwarded
+	Headers string     // "name: value" lines joined with "; ", in order
+}
+
+func (a answer) String() string {
+	return fmt.Sprintf("{%v %d [%s]}", a.Code, a.HTTP, a.Headers)
+}
+
+// assertResponse is the one gate every response in these tests passes: it
+// checks the invariants Envoy and the security contract need, whatever the
+// verdict, and returns the response in comparable form.
+//   - Every header name and value is visible ASCII or space (no CR, LF, NUL,
+//     or non-ASCII byte can ever be injected into a response).
+//   - Access-Control-Allow-Origin is never "*" and appears at most once.
+//   - OK carries ok_response only; PERMISSION_DENIED carries denied_response
+//     with 204 or 403 and an empty body; nothing else is ever answered.
+//   - Forwarded: Access-Control-* overwrite, Vary appends; answered: every
+//     header overwrites. The deprecated append flag is never set.
+func assertResponse(t testing.TB, resp *authv3.CheckResponse) answer {
+	t.Helper()
+	if resp == nil || resp.GetStatus() == nil {
+		t.Fatalf("response or its status is nil: %v", resp)
+	}
+	a := answer{Code: codes.Code(resp.GetStatus().GetCode())}
+	var hs []*corev3.HeaderValueOption
+	switch a.Code {
+	case codes.OK:
+		ok := resp.GetOkResponse()
+		if ok == nil || resp.GetDeniedResponse() != nil {
+			t.Fatalf("OK status without ok_response: %v", resp)
+		}
+		if len(ok.GetHeaders()) > 0 || len(ok.GetHeadersToRemove()) > 0 || len(ok.GetQueryParametersToSet()) > 0 {
+			t.Errorf("OK response mutates the request: %v", ok)
+		}
+		hs = ok.GetResponseHeadersToAdd()
+	case codes.PermissionDenied:
+		d := resp.GetDeniedResponse()
+		if d == nil {
+			t.Fatalf("PERMISSION_DENIED without denied_response: %v", resp)
+		}
+		a.HTTP = int(d.GetStatus().GetCode())
+		if a.HTTP != 204 && a.HTTP != 403 {
+			t.Errorf("denied_response status %d, want 204 or 403", a.HTTP)
+		}
+		if d.GetBody() != "" {
+			t.Errorf("denied_response body %q, want empty", d.GetBody())
+		}
+		if a.HTTP == 403 && len(d.GetHeaders()) > 0 {
+			t.Errorf("403 carries headers: %v", d.GetHeaders())
+		}
+		hs = d.GetHeaders()
+	default:
+		t.Fatalf("unexpected status code %v", a.Code)
+	}
+	var lines []string
+	acao := 0
+	for _, o := range hs {
+		name, value := o.GetHeader().GetKey(), o.GetHeader().GetValue()
+		if name == "" || name != strings.ToLower(name) {
+			t.Errorf("header name %q: want non-empty lower case", name)
+		}
+		for _, s := range []string{name, value} {
+			for i := 0; i < len(s); i++ {
+				if s[i] < 0x20 || s[i] > 0x7e {
+					t.Errorf("header %q: byte %#x outside visible ASCII and space in %q", name, s[i], s)
+				}
+			}
+		}
+		if len(o.GetHeader().GetRawValue()) > 0 {
+			t.Errorf("header %q: raw_value set", name)
+		}
+		if o.GetAppend() != nil {
+			t.Errorf("header %q: deprecated append flag set", name)
+		}
+		want := corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
+		if name == "vary" && a.Code == codes.OK {
+			want = corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD
+		}
+		if o.GetAppendAction() != want {
+			t.Errorf("header %q: append_action %v, want %v", name, o.GetAppendAction(), want)
+		}
+		if name == "access-control-allow-origin" {
+			acao++
+			if value == "*" || value == "" || value == "null" {
+				t.Errorf("ACAO %q", value)
+			}
+		}
+		lines = append(lines, name+": "+value)
+	}
+	if acao > 1 {
+		t.Errorf("%d ACAO headers", acao)
+	}
+	a.Headers = strings.Join(lines, "; ")
+	return a
+}
+
+// serve starts a gRPC server for s on an in-memory listener and returns a
+// client; both are stopped when the test ends.
+func serve(t testing.TB, s *Service) authv3.AuthorizationClient {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	g := grpc.NewServer()
+	s.Register(g)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = g.Serve(lis)
+	}()
+	conn, err := grpc.NewClient("passthrough:///bufconn",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = conn.Close()
+		g.Stop()
+		<-done
+	})
+	return authv3.NewAuthorizationClient(conn)
+}

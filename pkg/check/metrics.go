@@ -1,0 +1,140 @@
+package check
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cors-authz/cors-authz/pkg/policy"
+)
+
+// outcome is the verdict label of cors_authz_checks_total: what Envoy was
+// told to do, in words an operator can alert on. The set is closed, and
+// labels never carry request bytes (origins, paths), so cardinality is
+// bounded by the number of classes.
+type outcome uint8
+
+const (
+	outNotCORS          outcome = iota // no Origin: forwarded untouched (maybe Vary)
+	outSameOrigin                      // Origin is the app's own: forwarded untouched
+	outAllowed                         // cross-origin actual request, origin allowed
+	outDenied                          // cross-origin actual request forwarded without a grant (omit, self_origin)
+	outRejected                        // cross-origin actual request answered 403 (deny_action reject)
+	outPreflightAllowed                // preflight answered 204 with grants
+	outPreflightDenied                 // preflight answered 403
+	outMalformed                       // CheckRequest without attributes.request.http
+	outNoPolicy                        // no policy could be loaded (only if the built-in empty policy fails)
+	numOutcomes
+)
+
+var outcomeNames = [numOutcomes]string{
+	outNotCORS:          "not_cors",
+	outSameOrigin:       "same_origin",
+	outAllowed:          "allowed",
+	outDenied:           "denied",
+	outRejected:         "rejected",
+	outPreflightAllowed: "preflight_allowed",
+	outPreflightDenied:  "preflight_denied",
+	outMalformed:        "malformed",
+	outNoPolicy:         "no_policy",
+}
+
+func (o outcome) String() string {
+	if o < numOutcomes {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
+
+// outcomeOf names what a verdict tells Envoy to do.
+func outcomeOf(v *policy.Verdict) outcome {
+	switch v.Kind {
+	case policy.NotCORS:
+		return outNotCORS
+	case policy.SameOrigin:
+		return outSameOrigin
+	case policy.Preflight:
+		if v.Allowed {
+			return outPreflightAllowed
+		}
+		return outPreflightDenied
+	}
+	switch {
+	case v.Allowed:
+		return outAllowed
+	case v.Respond:
+		return outRejected
+	default:
+		return outDenied
+	}
+}
+
+// Metric names.
+const (
+	metricChecks     = "cors_authz_checks_total"
+	metricDuration   = "cors_authz_check_duration_seconds"
+	metricHits       = "cors_authz_cache_hits_total"
+	metricMisses     = "cors_authz_cache_misses_total"
+	metricEntries    = "cors_authz_cache_entries"
+	metricGeneration = "cors_authz_policy_generation"
+)
+
+// durationBuckets suit a handler whose cache hits take well under a
+// microsecond and whose misses take a few: the low buckets separate hits
+// from misses, the high ones catch scheduling stalls.
+var durationBuckets = []float64{
+	250e-9, 500e-9, 1e-6, 2.5e-6, 5e-6, 10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 1e-3, 10e-3,
+}
+
+// metrics holds the Check service's collectors.
+type metrics struct {
+	checks     *prometheus.CounterVec
+	duration   prometheus.Histogram
+	hits       prometheus.Counter
+	misses     prometheus.Counter
+	generation prometheus.Gauge
+	entries    prometheus.GaugeFunc
+}
+
+// newMetrics creates the collectors and registers them with reg, if not
+// nil. entries reports the current snapshot's cache size.
+func newMetrics(reg prometheus.Registerer, entries func() float64) *metrics {
+	m := &metrics{
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricChecks,
+			Help: "Check calls answered, by class and verdict (not_cors, same_origin, allowed, denied, rejected, preflight_allowed, preflight_denied, malformed, no_policy).",
+		}, []string{"class", "verdict"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    metricDuration,
+			Help:    "Time spent in the Check handler, excluding gRPC transport.",
+			Buckets: durationBuckets,
+		}),
+		hits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: metricHits,
+			Help: "Verdict cache lookups that found an answer.",
+		}),
+		misses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: metricMisses,
+			Help: "Verdict cache lookups that found none (denied requests always miss: only allowed answers are cached).",
+		}),
+		generation: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: metricGeneration,
+			Help: "Generation of the policy in use: 0 before the first load, then +1 per successful load.",
+		}),
+		entries: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: metricEntries,
+			Help: "Entries in the verdict cache of the policy in use.",
+		}, entries),
+	}
+	if reg != nil {
+		reg.MustRegister(m.checks, m.duration, m.hits, m.misses, m.generation, m.entries)
+	}
+	return m
+}
+
+// counters resolves the checks_total children of one class once, so the
+// hot path increments a counter without a label lookup.
+func (m *metrics) counters(class string) (cs [numOutcomes]prometheus.Counter) {
+	for o := range numOutcomes {
+		cs[o] = m.checks.WithLabelValues(class, o.String())
+	}
+	return cs
+}

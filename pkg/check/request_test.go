@@ -1,0 +1,93 @@
+package check
+
+import (
+	"testing"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/cors-authz/cors-authz/pkg/policy"
+)
+
+func TestViewRequest(t *testing.T) {
+	httpReq := func(h *authv3.AttributeContext_HttpRequest) *authv3.CheckRequest {
+		return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{Http: h}}}
+	}
+	rawMap := func(kv ...string) *corev3.HeaderMap {
+		hm := &corev3.HeaderMap{}
+		for i := 0; i < len(kv); i += 2 {
+			hm.Headers = append(hm.Headers, &corev3.HeaderValue{Key: kv[i], RawValue: []byte(kv[i+1])})
+		}
+		return hm
+	}
+	full := policy.Request{
+		Method: "OPTIONS", Scheme: "https", Host: "api.example.com", Path: "/api/v1/x?y=1",
+		Origin: partner, HasOrigin: true, ACRM: "PUT", ACRH: "content-type,x-request-id", ACRPN: "true",
+		ClassHint: "public-api",
+	}
+	fullSpec := reqSpec{Method: "OPTIONS", Scheme: "https", Host: "api.example.com", Path: "/api/v1/x?y=1", Class: "public-api",
+		Headers: pairs([]string{"Origin", partner, "Access-Control-Request-Method", "PUT",
+			"Access-Control-Request-Headers", "content-type", "Access-Control-Request-Headers", "x-request-id",
+			"Access-Control-Request-Private-Network", "true"})}
+	rawSpec := fullSpec
+	rawSpec.Raw = true
+
+	cases := []struct {
+		name string
+		req  *authv3.CheckRequest
+		ok   bool
+		want policy.Request
+	}{
+		{"nil", nil, false, policy.Request{}},
+		{"no http", &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{}}}, false, policy.Request{}},
+		{"envoy headers map", fullSpec.build(), true, full},
+		{"envoy header_map", rawSpec.build(), true, full},
+		{"pseudo-headers when http fields are empty", httpReq(&authv3.AttributeContext_HttpRequest{Headers: map[string]string{
+			":method": "GET", ":scheme": "http", ":authority": "h:8080", ":path": "/p", "origin": "http://o"}}), true,
+			policy.Request{Method: "GET", Scheme: "http", Host: "h:8080", Path: "/p", Origin: "http://o", HasOrigin: true}},
+		{"http fields win over pseudo-headers", httpReq(&authv3.AttributeContext_HttpRequest{
+			Method: "POST", Scheme: "https", Host: "a", Path: "/a",
+			Headers: map[string]string{":method": "GET", ":scheme": "http", ":authority": "b", ":path": "/b"}}), true,
+			policy.Request{Method: "POST", Scheme: "https", Host: "a", Path: "/a"}},
+		{"empty origin is present", httpReq(&authv3.AttributeContext_HttpRequest{Headers: map[string]string{"origin": ""}}), true,
+			policy.Request{HasOrigin: true}},
+		{"header_map: names any case, value fallback, repeats joined", httpReq(&authv3.AttributeContext_HttpRequest{
+			HeaderMap: &corev3.HeaderMap{Headers: []*corev3.HeaderValue{
+				{Key: ":Method", Value: "GET"},
+				{Key: "ORIGIN", RawValue: []byte("https://a.example")},
+				{Key: "origin", Value: "https://b.example"},
+				{Key: "Access-Control-Request-Headers", RawValue: []byte("a")},
+				{Key: "access-control-request-headers", RawValue: []byte("")},
+				{Key: "x-other", RawValue: []byte("ignored")},
+				nil,
+			}}}), true,
+			policy.Request{Method: "GET", Origin: "https://a.example,https://b.example", HasOrigin: true, ACRH: "a,"}},
+		{"header_map with raw bytes kept as sent", httpReq(&authv3.AttributeContext_HttpRequest{
+			HeaderMap: rawMap("origin", "https://a.example\x00\xff")}), true,
+			policy.Request{Origin: "https://a.example\x00\xff", HasOrigin: true}},
+		{"headers map wins over header_map", httpReq(&authv3.AttributeContext_HttpRequest{
+			Headers:   map[string]string{"origin": "https://map.example"},
+			HeaderMap: rawMap("origin", "https://raw.example")}), true,
+			policy.Request{Origin: "https://map.example", HasOrigin: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got policy.Request
+			ok := viewRequest(tc.req, &got)
+			if ok != tc.ok || got != tc.want {
+				t.Errorf("viewRequest = %v, %+v\nwant          %v, %+v", ok, got, tc.ok, tc.want)
+			}
+		})
+	}
+}
+
+// TestViewRequestAllocs: the map encoding (every Envoy without
+// encode_raw_headers) is read without allocating.
+func TestViewRequestAllocs(t *testing.T) {
+	req := options("/api/v1/x", "Origin", partner, "Access-Control-Request-Method", "PUT",
+		"Access-Control-Request-Headers", "content-type").build()
+	var r policy.Request
+	if n := testing.AllocsPerRun(100, func() { viewRequest(req, &r) }); n != 0 {
+		t.Errorf("viewRequest allocates %v times per call, want 0", n)
+	}
+}

@@ -1,0 +1,292 @@
+// Package check is cors-authz's Envoy ext_authz v3 Check handler: it turns
+// Envoy's CheckRequest into the policy engine's request view, asks the
+// policy for a verdict, and answers with the CheckResponse that makes Envoy
+// apply it. Allowed answers are cached per policy snapshot.
+//
+// The policy is swapped atomically (SetPolicy): every Check sees exactly
+// one snapshot (policy, its verdict cache, its prepared responses and
+// metric children), never a mix of two.
+package check
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cors-authz/cors-authz/pkg/policy"
+)
+
+// Options configures a Service.
+type Options struct {
+	// CacheSize is the number of verdict-cache entries per policy
+	// snapshot; 0 (or less) disables the cache. Callers that want the
+	// cache pass DefaultCacheSize.
+	CacheSize int
+	// Logger receives load messages and, at debug level, one record per
+	// decision (class, kind, verdict, reason). nil discards.
+	Logger *slog.Logger
+	// Registerer, if not nil, gets the service's Prometheus collectors.
+	// Register one Service per registry.
+	Registerer prometheus.Registerer
+}
+
+// Snapshot describes the policy in use.
+type Snapshot struct {
+	Policy     *policy.Policy
+	Generation uint64    // 1 for the first policy set, +1 per SetPolicy
+	LoadedAt   time.Time // when SetPolicy installed it
+}
+
+// Service answers Envoy's Check calls. It implements
+// authv3.AuthorizationServer. Use New; the zero value is not usable.
+type Service struct {
+	log       *slog.Logger
+	cacheSize int
+	m         *metrics
+
+	cur  atomic.Pointer[snapshot] // nil until the first SetPolicy
+	boot *snapshot                // answers before the first SetPolicy
+
+	mu  sync.Mutex // serialises SetPolicy
+	gen uint64
+}
+
+var _ authv3.AuthorizationServer = (*Service)(nil)
+
+// emptyPolicyYAML is the policy in force before SetPolicy: no classes, so
+// every request falls to the policy's fallback class (default deny: no CORS
+// grants, cross-origin preflights refused).
+const emptyPolicyYAML = "version: 1\nclasses: []\n"
+
+// New returns a Service. Until SetPolicy is called it is not Ready, and
+// answers every Check with the default deny of a policy with no classes.
+func New(opts Options) *Service {
+	s := &Service{log: opts.Logger, cacheSize: opts.CacheSize}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.m = newMetrics(opts.Registerer, func() float64 {
+		if snap := s.cur.Load(); snap != nil {
+			return float64(snap.cache.len())
+		}
+		return 0
+	})
+	empty, _, err := policy.Parse("<no policy loaded>", []byte(emptyPolicyYAML))
+	if err != nil {
+		// The policy engine refused an empty policy: answer with the
+		// static default deny (no CORS headers) until a policy is set.
+		s.log.Warn("check: no built-in empty policy; answering without CORS headers until a policy is set", "error", err)
+		empty = nil
+	}
+	s.boot = s.newSnapshot(empty, 0, time.Time{})
+	return s
+}
+
+// SetPolicy installs p for every Check that starts after it returns, with a
+// fresh verdict cache, and returns p's generation. A nil p is ignored (the
+// current generation is returned).
+func (s *Service) SetPolicy(p *policy.Policy) (generation uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p == nil {
+		return s.gen
+	}
+	s.gen++
+	snap := s.newSnapshot(p, s.gen, time.Now())
+	s.cur.Store(snap)
+	s.m.generation.Set(float64(s.gen))
+	s.log.Info("check: policy in use", "generation", s.gen, "source", p.Source(), "sha256", p.SHA256(), "classes", len(p.Classes()))
+	return s.gen
+}
+
+// Current returns the snapshot in use; the zero Snapshot before SetPolicy.
+func (s *Service) Current() Snapshot {
+	if snap := s.cur.Load(); snap != nil {
+		return snap.Snapshot
+	}
+	return Snapshot{}
+}
+
+// Ready reports whether a policy has been set.
+func (s *Service) Ready() bool { return s.cur.Load() != nil }
+
+// Register registers the service as envoy.service.auth.v3.Authorization
+// (and nothing else) on g.
+func (s *Service) Register(g *grpc.Server) {
+	authv3.RegisterAuthorizationServer(g, s)
+}
+
+// Check answers one ext_authz request. Every decision, deny included, is a
+// CheckResponse with a nil error: Envoy treats an error as a failure of the
+// authorization service (failure_mode_allow / status_on_error). The only
+// error is codes.Internal, if the handler itself panicked.
+func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("check: handler panicked; answering Internal", "panic", fmt.Sprint(r))
+			resp, err = nil, status.Error(codes.Internal, "cors-authz: internal error")
+		}
+	}()
+	return s.check(ctx, req), nil
+}
+
+// check is Check without the panic guard (the fuzz target calls it, so a
+// panic fails the fuzzer instead of being hidden).
+func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) *authv3.CheckResponse {
+	start := time.Now()
+	snap := s.cur.Load()
+	if snap == nil {
+		snap = s.boot
+	}
+
+	var r policy.Request
+	if !viewRequest(req, &r) {
+		s.record(ctx, start, snap, &snap.classes[0], outMalformed, policy.NotCORS, reasonMalformed, "", false)
+		return snap.noHeaders
+	}
+	if snap.pol == nil {
+		s.record(ctx, start, snap, &snap.classes[0], outNoPolicy, policy.NotCORS, reasonNoPolicy, "", false)
+		return snap.noHeaders
+	}
+
+	rt := snap.pol.Classify(&r)
+	cs := snap.classState(rt.Class)
+
+	var (
+		key []byte
+		buf [keyBufSize]byte
+	)
+	if snap.cache != nil {
+		var ok bool
+		if key, ok = appendKey(buf[:0], rt, &r); ok {
+			if e, hit := snap.cache.get(key); hit {
+				s.m.hits.Inc()
+				s.record(ctx, start, snap, cs, e.outcome, rt.Kind, e.reason, "", true)
+				return e.resp
+			}
+			s.m.misses.Inc()
+		} else {
+			key = nil
+		}
+	}
+
+	v := snap.pol.DecideRoute(&r, rt)
+	out := outcomeOf(&v)
+	var resp *authv3.CheckResponse
+	if isStatic(&v) {
+		resp = cs.statics.get(&v)
+	} else {
+		resp = buildResponse(&v)
+		if key != nil {
+			snap.cache.add(key, resp, out, v.Reason)
+		}
+	}
+	s.record(ctx, start, snap, cs, out, v.Kind, v.Reason, v.Detail, false)
+	return resp
+}
+
+// Reasons of the answers this package gives without asking the policy.
+const (
+	reasonMalformed policy.Reason = "missing_http_attributes"
+	reasonNoPolicy  policy.Reason = "no_policy"
+)
+
+// isStatic reports whether v's response carries nothing taken from the
+// request: everything except an allowed cross-origin verdict, whose ACAO
+// echoes the Origin (and whose ACAH may echo the requested headers).
+func isStatic(v *policy.Verdict) bool {
+	return !v.Allowed || v.Kind == policy.NotCORS || v.Kind == policy.SameOrigin
+}
+
+// record counts a finished check and logs it at debug level.
+// detail may quote request bytes; slog's handlers escape it.
+func (s *Service) record(ctx context.Context, start time.Time, snap *snapshot, cs *classState, out outcome, kind policy.Kind, reason policy.Reason, detail string, cached bool) {
+	cs.counters[out].Inc()
+	s.m.duration.Observe(time.Since(start).Seconds())
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.LogAttrs(ctx, slog.LevelDebug, "check",
+			slog.Uint64("generation", snap.Generation),
+			slog.String("class", cs.label),
+			slog.String("kind", kind.String()),
+			slog.String("verdict", out.String()),
+			slog.String("reason", string(reason)),
+			slog.String("detail", detail),
+			slog.Bool("cached", cached),
+		)
+	}
+}
+
+// snapshot is one immutable policy generation with everything derived from
+// it. Nothing in it changes after publication except the verdict cache and
+// the lazily filled static responses, both safe for concurrent use.
+type snapshot struct {
+	Snapshot
+	pol   *policy.Policy // nil only for a boot snapshot without a policy
+	cache *verdictCache  // nil when disabled
+
+	// classes[0] is the fallback class; classes[i+1] is pol.Classes()[i].
+	classes []classState
+
+	// noHeaders answers requests that cannot be decided (no HTTP
+	// attributes, or no policy): forward with no CORS headers, which is
+	// the CORS default deny.
+	noHeaders *authv3.CheckResponse
+}
+
+// classState is what the hot path needs about a class, resolved once per
+// snapshot.
+type classState struct {
+	class    *policy.Class
+	label    string
+	counters [numOutcomes]prometheus.Counter
+	statics  staticResponses
+}
+
+// fallbackLabel is the class label of requests answered without a policy;
+// with one, requests no class took are labelled with the policy's fallback
+// class name.
+const fallbackLabel = "default-deny"
+
+func (s *Service) newSnapshot(p *policy.Policy, gen uint64, at time.Time) *snapshot {
+	snap := &snapshot{
+		Snapshot: Snapshot{Policy: p, Generation: gen, LoadedAt: at},
+		pol:      p,
+		noHeaders: buildResponse(&policy.Verdict{
+			Kind:    policy.NotCORS,
+			Allowed: true,
+		}),
+	}
+	if p == nil {
+		snap.classes = []classState{{label: fallbackLabel, counters: s.m.counters(fallbackLabel)}}
+		return snap
+	}
+	snap.cache = newVerdictCache(s.cacheSize)
+	classes := p.Classes()
+	snap.classes = make([]classState, len(classes)+1)
+	fb := p.Fallback()
+	snap.classes[0] = classState{class: fb, label: fb.Name, counters: s.m.counters(fb.Name)}
+	for i, c := range classes {
+		snap.classes[i+1] = classState{class: c, label: c.Name, counters: s.m.counters(c.Name)}
+	}
+	return snap
+}
+
+// classState returns the state of c, a class of snap's policy; the
+// fallback's for nil or foreign classes.
+func (snap *snapshot) classState(c *policy.Class) *classState {
+	if c != nil {
+		if i := c.Index + 1; i > 0 && i < len(snap.classes) && snap.classes[i].class == c {
+			return &snap.classes[i]
+		}
+	}
+	return &snap.classes[0]
+}
