@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/binary"
 	"strings"
 
 	"github.com/cors-authz/cors-authz/pkg/policy/internal/headers"
@@ -268,23 +269,26 @@ func (rt Route) AppendCacheKey(dst []byte, r *Request) ([]byte, bool) {
 	if len(r.Origin) > origin.MaxLen || len(r.ACRM) > 32 || len(r.ACRH) > maxCachedACRH {
 		return dst, false
 	}
+	// Fields are length-prefixed so that no two requests share a key.
 	dst = append(dst, byte(rt.Kind), byte(rt.Selection))
-	dst = append(dst, r.Origin...)
+	dst = appendField(dst, r.Origin)
 	if rt.Kind == Actual {
 		if rt.Class.denyAction == DenySelfOrigin {
-			dst = append(dst, 0)
-			dst = append(dst, r.Host...)
+			dst = appendField(dst, r.Host)
 		}
 		return dst, true
 	}
-	dst = append(dst, 0)
-	dst = append(dst, r.ACRM...)
-	dst = append(dst, 0)
-	dst = append(dst, r.ACRH...)
+	dst = appendField(dst, r.ACRM)
+	dst = appendField(dst, r.ACRH)
 	if strings.EqualFold(r.ACRPN, "true") {
-		dst = append(dst, 0, 1)
+		dst = append(dst, 1)
 	}
 	return dst, true
+}
+
+func appendField(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
 }
 
 // maxCachedACRH bounds the Access-Control-Request-Headers a cache key

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,9 +42,11 @@ func decode(file string, data []byte) (Document, []Issue, error) {
 	d := &decoder{file: file}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		is := Issue{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			is.Line, _ = strconv.Atoi(m[1])
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		is := Issue{File: file, Msg: msg}
+		if m := yamlLine.FindStringSubmatchIndex(msg); m != nil && m[0] == 0 {
+			is.Line, _ = strconv.Atoi(msg[m[2]:m[3]])
+			is.Msg = strings.TrimPrefix(msg[m[1]:], ": ")
 		}
 		return Document{}, nil, &Error{Issues: []Issue{is}}
 	}
@@ -51,10 +54,21 @@ func decode(file string, data []byte) (Document, []Issue, error) {
 		return Document{}, nil, &Error{Issues: []Issue{{File: file, Line: 1, Msg: "empty policy: expected a mapping with version and classes"}}}
 	}
 	doc := d.document(root.Content[0])
+	sortIssues(d.errs)
+	sortIssues(d.warns)
 	if len(d.errs) > 0 {
 		return Document{}, d.warns, &Error{Issues: d.errs}
 	}
 	return doc, d.warns, nil
+}
+
+func sortIssues(list []Issue) {
+	slices.SortStableFunc(list, func(a, b Issue) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Column - b.Column
+	})
 }
 
 // fields iterates a mapping node, reporting keys that are unknown or

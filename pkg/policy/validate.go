@@ -28,8 +28,8 @@ func (d *decoder) origin(n *yaml.Node, path, raw string) *origin.Pattern {
 		d.errorf(n, path, raw, "%v", err)
 		return nil
 	}
-	for _, note := range notes {
-		d.warnf(n, path, raw, "normalised to %q: %s", p.String(), note)
+	if len(notes) > 0 {
+		d.warnf(n, path, raw, "normalised to %q (%s)", p.String(), strings.Join(notes, "; "))
 	}
 	return &p
 }

@@ -1,0 +1,378 @@
+package policy_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cors-authz/cors-authz/pkg/policy"
+)
+
+const testPolicy = `version: 1
+self_origins:
+  - https://app.example.com
+  - https://admin.example.com:8443
+classes:
+  - name: public-api
+    match:
+      hosts: [api.example.com, "*.api.example.com", "localhost:8080"]
+      path_prefixes: [/api/v1/]
+      paths: [/api/v1]
+    allow_origins:
+      - https://partner.example.org
+      - https://*.tenant.example.com
+      - chrome-extension://abcdefghijklmnopabcdefghijklmnop
+      - http://localhost:3000
+    allow_methods: [GET, POST, PUT, PATCH, DELETE]
+    allow_headers: [Content-Type, Authorization, X-Request-Id]
+    expose_headers: [X-Request-Id]
+    allow_credentials: true
+    max_age: 10m
+    allow_private_network: true
+  - name: open-api
+    match: {path_prefixes: [/open/]}
+    allow_origins: [https://partner.example.org]
+    allow_headers: ["*"]
+    deny_action: reject
+  - name: selfish
+    match: {path_prefixes: [/self/]}
+    deny_action: self_origin
+  - name: internal
+    match: {path_prefixes: [/]}
+`
+
+func mustParse(t testing.TB, src string) *policy.Policy {
+	t.Helper()
+	p, _, err := policy.Parse("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return p
+}
+
+// req builds a request to https://api.example.com with an Origin.
+func req(method, path, origin string) policy.Request {
+	return policy.Request{Method: method, Scheme: "https", Host: "api.example.com", Path: path, Origin: origin, HasOrigin: true}
+}
+
+func preflight(path, origin, acrm, acrh string) policy.Request {
+	r := req("OPTIONS", path, origin)
+	r.ACRM, r.ACRH = acrm, acrh
+	return r
+}
+
+type want struct {
+	class   string
+	kind    policy.Kind
+	allowed bool
+	respond bool
+	status  int
+	reason  string            // ReasonText
+	headers map[string]string // exactly these headers
+}
+
+const (
+	partner  = "https://partner.example.org"
+	varyPF   = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+	acamList = "GET, POST, PUT, PATCH, DELETE"
+)
+
+func TestDecide(t *testing.T) {
+	p := mustParse(t, testPolicy)
+	noOrigin := req("GET", "/api/v1/users", "")
+	noOrigin.HasOrigin = false
+	emptyOrigin := req("GET", "/api/v1/users", "")
+	hinted := req("GET", "/internal/x", partner)
+	hinted.ClassHint = "public-api"
+	badHint := req("GET", "/api/v1/x", partner)
+	badHint.ClassHint = "no-such-class"
+	pn := preflight("/api/v1/x", partner, "PUT", "")
+	pn.ACRPN = "true"
+	pnDenied := preflight("/open/x", partner, "GET", "")
+	pnDenied.ACRPN = "true"
+	sameHost := req("POST", "/internal/x", "https://api.example.com")
+	samePort := req("POST", "/internal/x", "https://api.example.com")
+	samePort.Host = "api.example.com:443"
+	otherPort := req("POST", "/internal/x", "https://api.example.com:8443")
+	httpScheme := req("POST", "/internal/x", "http://api.example.com")
+	selfHost := req("GET", "/self/x", "https://evil.example.net")
+	selfHost.Host = "admin.example.com:8443"
+
+	tests := []struct {
+		name string
+		r    policy.Request
+		want want
+	}{
+		{"no origin is not CORS, Vary still set", noOrigin, want{class: "public-api", kind: policy.NotCORS, allowed: true, reason: "not_cors",
+			headers: map[string]string{"vary": "Origin"}}},
+		{"no origin on internal class: untouched", func() policy.Request { r := noOrigin; r.Path = "/"; return r }(),
+			want{class: "internal", kind: policy.NotCORS, allowed: true, reason: "not_cors", headers: map[string]string{}}},
+		{"self origin is same-origin", req("PUT", "/internal/x", "https://app.example.com"),
+			want{class: "internal", kind: policy.SameOrigin, allowed: true, reason: "same_origin", headers: map[string]string{}}},
+		{"request's own scheme://host is same-origin", sameHost,
+			want{class: "internal", kind: policy.SameOrigin, allowed: true, reason: "same_origin", headers: map[string]string{}}},
+		{"default port in :authority still same-origin", samePort,
+			want{class: "internal", kind: policy.SameOrigin, allowed: true, reason: "same_origin", headers: map[string]string{}}},
+		{"other port is cross-origin", otherPort,
+			want{class: "internal", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}},
+		{"other scheme is cross-origin", httpScheme,
+			want{class: "internal", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}},
+		{"allowed actual GET", req("GET", "/api/v1/users?x=1", partner),
+			want{class: "public-api", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "access-control-allow-credentials": "true",
+				"access-control-expose-headers": "X-Request-Id", "vary": "Origin"}}},
+		{"exact path match", req("GET", "/api/v1", partner),
+			want{class: "public-api", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "access-control-allow-credentials": "true",
+				"access-control-expose-headers": "X-Request-Id", "vary": "Origin"}}},
+		{"OPTIONS without ACRM is an actual request", req("OPTIONS", "/api/v1/x", partner),
+			want{class: "public-api", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "access-control-allow-credentials": "true",
+				"access-control-expose-headers": "X-Request-Id", "vary": "Origin"}}},
+		{"wildcard subdomain allowed", req("GET", "/api/v1/x", "https://a.b.tenant.example.com"),
+			want{class: "public-api", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+				"access-control-allow-origin": "https://a.b.tenant.example.com", "access-control-allow-credentials": "true",
+				"access-control-expose-headers": "X-Request-Id", "vary": "Origin"}}},
+		{"non-http scheme exact entry", req("GET", "/api/v1/x", "chrome-extension://abcdefghijklmnopabcdefghijklmnop"),
+			want{class: "public-api", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+				"access-control-allow-origin": "chrome-extension://abcdefghijklmnopabcdefghijklmnop", "access-control-allow-credentials": "true",
+				"access-control-expose-headers": "X-Request-Id", "vary": "Origin"}}},
+		{"unlisted origin: omit, only Vary", req("GET", "/api/v1/x", "https://evil.example.net"),
+			want{class: "public-api", kind: policy.Actual, reason: "origin_not_allowed", headers: map[string]string{"vary": "Origin"}}},
+		{"empty Origin header is invalid", emptyOrigin,
+			want{class: "public-api", kind: policy.Actual, reason: "origin_invalid", headers: map[string]string{"vary": "Origin"}}},
+		{"internal class refuses partner", req("GET", "/internal/x", partner),
+			want{class: "internal", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}},
+		{"cors_class hint overrides match", hinted,
+			want{class: "public-api", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "access-control-allow-credentials": "true",
+				"access-control-expose-headers": "X-Request-Id", "vary": "Origin"}}},
+		{"unknown cors_class: default deny with reason", badHint,
+			want{class: policy.FallbackClass, kind: policy.Actual, reason: "unknown_class: no-such-class", headers: map[string]string{}}},
+		{"deny_action reject answers 403", req("GET", "/open/x", "https://evil.example.net"),
+			want{class: "open-api", kind: policy.Actual, respond: true, status: 403, reason: "origin_not_allowed", headers: map[string]string{}}},
+		{"deny_action reject never rejects no-Origin", func() policy.Request { r := req("GET", "/open/x", ""); r.HasOrigin = false; return r }(),
+			want{class: "open-api", kind: policy.NotCORS, allowed: true, reason: "not_cors", headers: map[string]string{"vary": "Origin"}}},
+		{"deny_action reject never rejects same-origin", req("GET", "/open/x", "https://app.example.com"),
+			want{class: "open-api", kind: policy.SameOrigin, allowed: true, reason: "same_origin", headers: map[string]string{"vary": "Origin"}}},
+		{"deny_action self_origin: first self origin", req("GET", "/self/x", "https://evil.example.net"),
+			want{class: "selfish", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{
+				"access-control-allow-origin": "https://app.example.com", "vary": "Origin"}}},
+		{"deny_action self_origin: self origin of the request's host", selfHost,
+			want{class: "selfish", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{
+				"access-control-allow-origin": "https://admin.example.com:8443", "vary": "Origin"}}},
+
+		{"preflight allowed", preflight("/api/v1/x", partner, "PUT", "content-type,x-request-id"),
+			want{class: "public-api", kind: policy.Preflight, allowed: true, respond: true, status: 204, reason: "preflight_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "access-control-allow-credentials": "true",
+				"access-control-allow-methods": acamList, "access-control-allow-headers": "content-type, authorization, x-request-id",
+				"access-control-max-age": "600", "vary": varyPF}}},
+		{"preflight ACRH split, spaced, mixed case, empty elements", preflight("/api/v1/x", partner, "DELETE", " ,Content-Type ,\tX-REQUEST-ID,, authorization"),
+			want{class: "public-api", kind: policy.Preflight, allowed: true, respond: true, status: 204, reason: "preflight_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "access-control-allow-credentials": "true",
+				"access-control-allow-methods": acamList, "access-control-allow-headers": "content-type, authorization, x-request-id",
+				"access-control-max-age": "600", "vary": varyPF}}},
+		{"preflight without headers sends no ACAH", preflight("/api/v1/x", partner, "PATCH", ""),
+			want{class: "public-api", kind: policy.Preflight, allowed: true, respond: true, status: 204, reason: "preflight_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "access-control-allow-credentials": "true",
+				"access-control-allow-methods": acamList, "access-control-max-age": "600", "vary": varyPF}}},
+		{"preflight safelisted method always allowed", preflight("/open/x", partner, "POST", ""),
+			want{class: "open-api", kind: policy.Preflight, allowed: true, respond: true, status: 204, reason: "preflight_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "vary": varyPF}}},
+		{"preflight lower-case patch is not PATCH", preflight("/api/v1/x", partner, "patch", ""),
+			want{class: "public-api", kind: policy.Preflight, respond: true, status: 403, reason: "method_not_allowed: patch", headers: map[string]string{}}},
+		{"preflight method not allowed", preflight("/api/v1/x", partner, "PROPFIND", ""),
+			want{class: "public-api", kind: policy.Preflight, respond: true, status: 403, reason: "method_not_allowed: PROPFIND", headers: map[string]string{}}},
+		{"preflight invalid method", preflight("/api/v1/x", partner, "GE T", ""),
+			want{class: "public-api", kind: policy.Preflight, respond: true, status: 403, reason: "method_invalid", headers: map[string]string{}}},
+		{"preflight header not allowed", preflight("/api/v1/x", partner, "PUT", "content-type,x-foo"),
+			want{class: "public-api", kind: policy.Preflight, respond: true, status: 403, reason: "header_not_allowed: x-foo", headers: map[string]string{}}},
+		{"preflight malformed header list", preflight("/api/v1/x", partner, "PUT", "content-type;x"),
+			want{class: "public-api", kind: policy.Preflight, respond: true, status: 403, reason: "request_headers_invalid", headers: map[string]string{}}},
+		{"preflight oversized header list", preflight("/api/v1/x", partner, "PUT", strings.Repeat("content-type,", 5000)),
+			want{class: "public-api", kind: policy.Preflight, respond: true, status: 403, reason: "request_headers_invalid", headers: map[string]string{}}},
+		{"preflight from unlisted origin", preflight("/api/v1/x", "https://evil.example.net", "PUT", ""),
+			want{class: "public-api", kind: policy.Preflight, respond: true, status: 403, reason: "origin_not_allowed", headers: map[string]string{}}},
+		{"preflight to internal class refused", preflight("/internal/x", partner, "PUT", ""),
+			want{class: "internal", kind: policy.Preflight, respond: true, status: 403, reason: "cross_origin_to_internal", headers: map[string]string{}}},
+		{"star headers: any name echoed", preflight("/open/x", partner, "GET", "x-anything,x-other"),
+			want{class: "open-api", kind: policy.Preflight, allowed: true, respond: true, status: 204, reason: "preflight_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "access-control-allow-headers": "x-anything,x-other", "vary": varyPF}}},
+		{"star headers exclude Authorization", preflight("/open/x", partner, "GET", "authorization"),
+			want{class: "open-api", kind: policy.Preflight, respond: true, status: 403, reason: "header_not_allowed: authorization", headers: map[string]string{}}},
+		{"private network allowed", pn,
+			want{class: "public-api", kind: policy.Preflight, allowed: true, respond: true, status: 204, reason: "preflight_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "access-control-allow-credentials": "true",
+				"access-control-allow-methods": acamList, "access-control-max-age": "600",
+				"access-control-allow-private-network": "true", "vary": varyPF + ", Access-Control-Request-Private-Network"}}},
+		{"private network not allowed", pnDenied,
+			want{class: "open-api", kind: policy.Preflight, respond: true, status: 403, reason: "private_network_not_allowed", headers: map[string]string{}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := p.Decide(&tt.r)
+			checkVerdict(t, &v, tt.want)
+		})
+	}
+}
+
+func checkVerdict(t *testing.T, v *policy.Verdict, w want) {
+	t.Helper()
+	if v.Class.Name != w.class || v.Kind != w.kind || v.Allowed != w.allowed || v.Respond != w.respond || v.ReasonText() != w.reason {
+		t.Errorf("verdict = class %q kind %v allowed %v respond %v reason %q; want class %q kind %v allowed %v respond %v reason %q",
+			v.Class.Name, v.Kind, v.Allowed, v.Respond, v.ReasonText(), w.class, w.kind, w.allowed, w.respond, w.reason)
+	}
+	if v.Respond && v.Status != w.status {
+		t.Errorf("status = %d, want %d", v.Status, w.status)
+	}
+	got := map[string]string{}
+	for _, h := range v.Headers() {
+		if _, dup := got[h.Name]; dup {
+			t.Errorf("header %s set twice", h.Name)
+		}
+		got[h.Name] = h.Value
+		wantMode := policy.Overwrite
+		if h.Name == "vary" && !v.Respond {
+			wantMode = policy.Append
+		}
+		if h.Mode != wantMode {
+			t.Errorf("header %s mode %v, want %v", h.Name, h.Mode, wantMode)
+		}
+		if h.Name == "access-control-allow-origin" && h.Value == "*" {
+			t.Errorf("ACAO is *")
+		}
+	}
+	if len(got) != len(w.headers) {
+		t.Errorf("headers = %v, want %v", got, w.headers)
+		return
+	}
+	for k, wv := range w.headers {
+		if got[k] != wv {
+			t.Errorf("header %s = %q, want %q", k, got[k], wv)
+		}
+	}
+}
+
+// TestMaliciousOrigins: no malformed or look-alike origin is ever allowed
+// or echoed, on actual requests or preflights.
+func TestMaliciousOrigins(t *testing.T) {
+	p := mustParse(t, testPolicy)
+	origins := []string{
+		// wildcard attacks on https://*.tenant.example.com
+		"https://tenant.example.com",            // the apex
+		"https://eviltenant.example.com",        // no label boundary
+		"https://x.tenant.example.com.evil.net", // suffix continues
+		"http://x.tenant.example.com",           // other scheme
+		"https://x.tenant.example.com:8443",     // other port
+		"https://.tenant.example.com",           // empty label
+		"https://x..tenant.example.com",         // empty label
+		"https://partner.example.org.evil.net",  // exact entry as prefix
+		"https://evilpartner.example.org",       // exact entry as suffix
+		// not serialized origins
+		"https://partner.example.org/",            // trailing slash
+		"https://partner.example.org/path",        // path
+		"https://user@partner.example.org",        // userinfo
+		"HTTPS://PARTNER.EXAMPLE.ORG",             // upper case
+		"https://Partner.example.org",             // upper case host
+		"https://partner.example.org:443",         // default port
+		"http://localhost:3000:3000",              // two ports
+		"https://partner.example.org ",            // trailing space
+		" https://partner.example.org",            // leading space
+		"https://partner .example.org",            // inner space
+		"https://partner.example.org\r\nx: y",     // CR/LF
+		"https://partner.example.org\x00",         // NUL
+		"https://partn\xc3\xa9r.example.org",      // non-ASCII
+		"https://partner.example.org,https://a.b", // comma-joined repeats
+		"https://partner.example.org,",            // trailing comma
+		"null", "*", "", "https://", "://partner.example.org", "partner.example.org",
+		"https://partner.example.org:0", "https://partner.example.org:65536", "https://partner.example.org:0443",
+		"https://" + strings.Repeat("a", 400) + ".example.org",
+	}
+	for _, o := range origins {
+		for _, r := range []policy.Request{req("GET", "/api/v1/x", o), preflight("/api/v1/x", o, "PUT", "")} {
+			v := p.Decide(&r)
+			if v.Allowed {
+				t.Errorf("%v from %q allowed (%s)", r.Method, o, v.ReasonText())
+			}
+			for _, h := range v.Headers() {
+				if strings.HasPrefix(h.Name, "access-control-") {
+					t.Errorf("%v from %q got %s: %q", r.Method, o, h.Name, h.Value)
+				}
+			}
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	p := mustParse(t, testPolicy)
+	tests := []struct {
+		host, path, hint string
+		class            string
+		sel              policy.Selection
+	}{
+		{"api.example.com", "/api/v1/x", "", "public-api", policy.ByMatch},
+		{"API.Example.COM", "/api/v1/x", "", "public-api", policy.ByMatch},
+		{"api.example.com:8443", "/api/v1/x", "", "public-api", policy.ByMatch}, // port ignored when the entry has none
+		{"eu.api.example.com", "/api/v1/x", "", "public-api", policy.ByMatch},
+		{"localhost:8080", "/api/v1/x", "", "public-api", policy.ByMatch},
+		{"localhost:9090", "/api/v1/x", "", "internal", policy.ByMatch}, // entry with a port needs that port
+		{"other.example.com", "/api/v1/x", "", "internal", policy.ByMatch},
+		{"api.example.com", "/api/v1?x=1", "", "public-api", policy.ByMatch},
+		{"api.example.com", "/api/v1x", "", "internal", policy.ByMatch},
+		{"api.example.com", "/api/v2/x", "", "internal", policy.ByMatch},
+		{"api.example.com", "/x", "public-api", "public-api", policy.ByHint},
+		{"api.example.com", "/x", "nope", policy.FallbackClass, policy.ByDefault},
+	}
+	for _, tt := range tests {
+		r := req("GET", tt.path, partner)
+		r.Host, r.ClassHint = tt.host, tt.hint
+		rt := p.Classify(&r)
+		if rt.Class.Name != tt.class || rt.Selection != tt.sel {
+			t.Errorf("Classify(%s%s hint %q) = %s by %v, want %s by %v", tt.host, tt.path, tt.hint, rt.Class.Name, rt.Selection, tt.class, tt.sel)
+		}
+	}
+	// A request no class matches gets default deny.
+	q := mustParse(t, "version: 1\nclasses:\n  - name: only\n    match: {paths: [/x]}\n")
+	r := req("OPTIONS", "/y", partner)
+	r.ACRM = "GET"
+	v := q.Decide(&r)
+	if v.Class.Name != policy.FallbackClass || v.Selection != policy.ByDefault || v.Allowed || v.Status != 403 || v.Reason != policy.ReasonNoClass {
+		t.Errorf("unmatched preflight: %+v", v)
+	}
+}
+
+// TestCacheKey: requests whose verdicts differ never share a key.
+func TestCacheKey(t *testing.T) {
+	p := mustParse(t, testPolicy)
+	reqs := []policy.Request{
+		req("GET", "/api/v1/x", partner),
+		req("GET", "/api/v1/x", "https://a.tenant.example.com"),
+		preflight("/api/v1/x", partner, "PUT", ""),
+		preflight("/api/v1/x", partner, "PUT", "x-request-id"),
+		preflight("/api/v1/x", partner, "PATCH", "x-request-id"),
+		preflight("/api/v1/x", partner, "PUT\x00x-request-id", ""),
+	}
+	pnr := preflight("/api/v1/x", partner, "PUT", "")
+	pnr.ACRPN = "true"
+	reqs = append(reqs, pnr)
+	seen := map[string]int{}
+	for i := range reqs {
+		rt := p.Classify(&reqs[i])
+		k, ok := rt.AppendCacheKey(nil, &reqs[i])
+		if !ok {
+			t.Fatalf("request %d not cacheable", i)
+		}
+		full := rt.Class.Name + "|" + string(k)
+		if j, dup := seen[full]; dup {
+			t.Errorf("requests %d and %d share key %q", j, i, full)
+		}
+		seen[full] = i
+	}
+	for _, r := range []policy.Request{func() policy.Request { r := req("GET", "/", ""); r.HasOrigin = false; return r }(),
+		req("GET", "/", "https://app.example.com"),
+		preflight("/api/v1/x", partner, "PUT", strings.Repeat("a,", 1000))} {
+		rt := p.Classify(&r)
+		if _, ok := rt.AppendCacheKey(nil, &r); ok {
+			t.Errorf("%+v should not be cacheable", r)
+		}
+	}
+}
