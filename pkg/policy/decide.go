@@ -35,6 +35,9 @@ type Route struct {
 	Selection Selection
 	Kind      Kind
 	Hint      string // the cors_class the request named, if any
+
+	origin      origin.Origin // the parsed Origin, when originValid
+	originValid bool
 }
 
 // Decide returns the verdict for r.
@@ -62,15 +65,18 @@ func (p *Policy) Classify(r *Request) Route {
 			}
 		}
 	}
-	rt.Kind = p.kind(r)
+	if r.HasOrigin {
+		rt.origin, rt.originValid = origin.Parse(r.Origin)
+	}
+	rt.Kind = p.kind(r, &rt)
 	return rt
 }
 
-func (p *Policy) kind(r *Request) Kind {
+func (p *Policy) kind(r *Request, rt *Route) Kind {
 	if !r.HasOrigin {
 		return NotCORS
 	}
-	if p.sameOrigin(r) {
+	if rt.originValid && p.sameOrigin(r, rt.origin) {
 		return SameOrigin
 	}
 	// Fetch §4.8: a CORS-preflight request is an OPTIONS request with an
@@ -84,11 +90,7 @@ func (p *Policy) kind(r *Request) Kind {
 
 // sameOrigin: the Origin is a self origin, or equals the request's own
 // scheme://host (RFC 6454 §5, comparing the serializations).
-func (p *Policy) sameOrigin(r *Request) bool {
-	o, ok := origin.Parse(r.Origin)
-	if !ok {
-		return false
-	}
+func (p *Policy) sameOrigin(r *Request, o origin.Origin) bool {
 	if p.selfOrigins.ContainsExact(r.Origin) {
 		return true
 	}
@@ -145,9 +147,8 @@ func (p *Policy) DecideRoute(r *Request, rt Route) Verdict {
 
 // originRefused returns why r's origin gets no access, or "" if it does.
 func (p *Policy) originRefused(r *Request, rt Route) (Reason, string) {
-	o, ok := origin.Parse(r.Origin)
 	switch {
-	case !ok:
+	case !rt.originValid:
 		return ReasonOriginInvalid, ""
 	case rt.Selection == ByDefault && rt.Hint != "":
 		return ReasonUnknownClass, rt.Hint
@@ -155,7 +156,7 @@ func (p *Policy) originRefused(r *Request, rt Route) (Reason, string) {
 		return ReasonNoClass, ""
 	case rt.Class.origins.Len() == 0:
 		return ReasonCrossOriginInternal, ""
-	case !rt.Class.origins.Contains(r.Origin, o):
+	case !rt.Class.origins.Contains(r.Origin, rt.origin):
 		return ReasonOriginNotAllowed, ""
 	}
 	return "", ""

@@ -1,0 +1,69 @@
+package policy_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/cors-authz/cors-authz/pkg/policy"
+)
+
+// FuzzParse: loading never panics; a refused file always says where; an
+// accepted file yields a policy that decides without panicking.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(testPolicy))
+	f.Add(policy.DefaultYAML)
+	f.Add([]byte("version: 1\nclasses:\n  - name: a\n    allow_origins: ['https://*.com', '*']\n"))
+	f.Add([]byte("version: 1\nclasses: [{name: x, match: {hosts: ['*.a:1']}}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, _, err := policy.Parse("f.yaml", data)
+		if err != nil {
+			var perr *policy.Error
+			if !errors.As(err, &perr) || len(perr.Issues) == 0 {
+				t.Fatalf("error %v is not a *policy.Error with issues", err)
+			}
+			for _, is := range perr.Issues {
+				if is.File != "f.yaml" || is.Msg == "" {
+					t.Fatalf("issue without file or message: %+v", is)
+				}
+			}
+			return
+		}
+		r := policy.Request{Method: "OPTIONS", Scheme: "https", Host: "a", Path: "/", Origin: "https://a.example", HasOrigin: true, ACRM: "PUT", ACRH: "x"}
+		for _, c := range p.Classes() {
+			r.ClassHint = c.Name
+			_ = p.Decide(&r)
+		}
+	})
+}
+
+// FuzzDecide: whatever a request carries, the verdict never grants "*",
+// only ever echoes the request's own (valid) origin or a self origin, and
+// every header value is visible ASCII.
+func FuzzDecide(f *testing.F) {
+	f.Add("GET", "api.example.com", "/api/v1/x", partner, "", "", "", "")
+	f.Add("OPTIONS", "api.example.com", "/api/v1/x", "https://a.tenant.example.com", "PUT", "content-type, x-request-id", "true", "")
+	f.Add("OPTIONS", "api.example.com", "/open/x", partner, "GET", "x-a,\tx-b", "", "open-api")
+	f.Add("GET", "x", "/self/", "https://evil.example", "", "", "", "")
+	p := mustParse(f, testPolicy)
+	f.Fuzz(func(t *testing.T, method, host, path, origin, acrm, acrh, acrpn, hint string) {
+		r := policy.Request{Method: method, Scheme: "https", Host: host, Path: path, Origin: origin, HasOrigin: origin != "",
+			ACRM: acrm, ACRH: acrh, ACRPN: acrpn, ClassHint: hint}
+		v := p.Decide(&r)
+		for _, h := range v.Headers() {
+			for i := 0; i < len(h.Value); i++ {
+				if c := h.Value[i]; c < ' ' || c > '~' {
+					t.Fatalf("header %s has byte %#x: %q", h.Name, c, h.Value)
+				}
+			}
+			if h.Name == policy.HeaderACAO && h.Value != origin && !strings.HasPrefix(h.Value, "https://app.example.com") && !strings.HasPrefix(h.Value, "https://admin.example.com") {
+				t.Fatalf("ACAO %q is neither the request origin %q nor a self origin", h.Value, origin)
+			}
+		}
+		if v.Allowed && (v.Kind == policy.Actual || v.Kind == policy.Preflight) {
+			if _, ok := v.Header(policy.HeaderACAO); !ok {
+				t.Fatalf("allowed %v without ACAO", v.Kind)
+			}
+		}
+	})
+}
