@@ -39,9 +39,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
-				// A second Watcher (a shadow policy) needs its own labels:
-				// prometheus.WrapRegistererWith(prometheus.Labels{...}, reg).
-				return nil, errors.New("reload: metrics already registered (wrap the Registerer with distinguishing labels for a second Watcher)")
+				// Two Watchers on one registry (a shadow policy next to the
+				// enforced one) must each register through
+				// prometheus.WrapRegistererWith with a distinguishing label.
+				return nil, errors.New("reload: metrics already registered (give each Watcher a Registerer wrapped with a distinguishing label)")
 			}
 			return nil, err
 		}
