@@ -1,0 +1,151 @@
+package admin_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"github.com/cors-authz/cors-authz/pkg/admin"
+	"github.com/cors-authz/cors-authz/pkg/policy"
+	"github.com/cors-authz/cors-authz/pkg/reload"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func get(t *testing.T, h http.Handler, method, path string) (int, http.Header, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	body, _ := io.ReadAll(rec.Result().Body)
+	return rec.Code, rec.Header(), string(body)
+}
+
+func TestProbes(t *testing.T) {
+	var readyErr error
+	h := admin.New(admin.Options{Ready: func() error { return readyErr }})
+	tests := []struct {
+		name     string
+		path     string
+		readyErr error
+		want     int
+		wantBody string
+	}{
+		{"live", "/healthz", nil, 200, "ok"},
+		{"live while not ready", "/healthz", errors.New("shutting down"), 200, "ok"},
+		{"ready", "/readyz", nil, 200, "ready"},
+		{"not ready", "/readyz", errors.New("no policy loaded"), 503, "not ready: no policy loaded"},
+		{"shutting down", "/readyz", errors.New("shutting down"), 503, "not ready: shutting down"},
+		{"unknown path", "/nope", nil, 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			readyErr = tt.readyErr
+			code, hdr, body := get(t, h, "GET", tt.path)
+			if code != tt.want || !strings.Contains(body, tt.wantBody) {
+				t.Fatalf("GET %s = %d %q, want %d %q", tt.path, code, body, tt.want, tt.wantBody)
+			}
+			if code != 404 && hdr.Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store", hdr.Get("Cache-Control"))
+			}
+		})
+	}
+	if code, _, _ := get(t, h, "POST", "/readyz"); code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /readyz = %d, want 405 (read-only)", code)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	reg := admin.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "cors_authz_test_total", Help: "test"})
+	reg.MustRegister(c)
+	c.Add(3)
+	code, hdr, body := get(t, admin.New(admin.Options{Gatherer: reg}), "GET", "/metrics")
+	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain") {
+		t.Fatalf("GET /metrics = %d %s", code, hdr.Get("Content-Type"))
+	}
+	for _, want := range []string{"cors_authz_test_total 3", "go_goroutines ", "process_cpu_seconds_total "} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+const testPolicy = `version: 1
+self_origins: [https://app.example.com]
+classes:
+  - name: public
+    match: {path_prefixes: [/api/]}
+    allow_origins: ["https://partner.example.org"]
+  - name: internal
+    match: {path_prefixes: [/]}
+`
+
+func TestPolicy(t *testing.T) {
+	pol, _, err := policy.Parse("/etc/cors-authz/policy.yaml", []byte(testPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	failedAt := loaded.Add(time.Minute)
+	failure := &reload.Failure{At: failedAt, Message: "policy refused", Issues: []policy.Issue{{File: "policy.yaml", Line: 7, Column: 5, Msg: `"<script>" is not an origin`}}}
+	tests := []struct {
+		name      string
+		state     admin.State
+		want      int
+		wantError bool
+	}{
+		{"none loaded", admin.State{}, 503, false},
+		{"embedded", admin.State{Policy: pol, Generation: 1, LoadedAt: loaded}, 200, false},
+		{"watched", admin.State{Policy: pol, Generation: 4, LoadedAt: loaded, Reload: &reload.Status{LastSuccess: loaded}}, 200, false},
+		{"refused reload", admin.State{Policy: pol, Generation: 4, LoadedAt: loaded, Reload: &reload.Status{LastSuccess: loaded, LastError: failure}}, 200, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := admin.New(admin.Options{Policy: func() admin.State { return tt.state }})
+			code, hdr, body := get(t, h, "GET", "/policy")
+			if code != tt.want {
+				t.Fatalf("GET /policy = %d, want %d: %s", code, tt.want, body)
+			}
+			if hdr.Get("Content-Type") != "application/json" {
+				t.Errorf("Content-Type = %q", hdr.Get("Content-Type"))
+			}
+			if strings.Contains(body, "<script>") {
+				t.Error("body carries an unescaped <script>")
+			}
+			if code != 200 {
+				return
+			}
+			var v struct {
+				Generation      uint64          `json:"generation"`
+				SHA256          string          `json:"sha256"`
+				Source          string          `json:"source"`
+				LoadedAt        time.Time       `json:"loaded_at"`
+				LastReloadError *reload.Failure `json:"last_reload_error"`
+				Policy          policy.Document `json:"policy"`
+			}
+			if err := json.Unmarshal([]byte(body), &v); err != nil {
+				t.Fatal(err)
+			}
+			if v.Generation != tt.state.Generation || v.SHA256 != pol.SHA256() || v.Source != pol.Source() || !v.LoadedAt.Equal(loaded) {
+				t.Errorf("header fields = %+v", v)
+			}
+			if len(v.Policy.Classes) != 2 || v.Policy.Classes[0].Name != "public" || v.Policy.Classes[0].AllowOrigins[0] != "https://partner.example.org" {
+				t.Errorf("policy document = %+v", v.Policy)
+			}
+			if (v.LastReloadError != nil) != tt.wantError {
+				t.Fatalf("last_reload_error = %+v, want present=%v", v.LastReloadError, tt.wantError)
+			}
+			if tt.wantError && (v.LastReloadError.Issues[0].Line != 7 || !v.LastReloadError.At.Equal(failedAt)) {
+				t.Errorf("last_reload_error = %+v", v.LastReloadError)
+			}
+		})
+	}
+}
