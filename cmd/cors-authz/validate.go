@@ -2,16 +2,53 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+
+	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
-func validateCmd(_ context.Context, _ []string, _, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "cors-authz validate: not built yet")
-	return 1
-}
-
-func explainCmd(_ context.Context, _ []string, _, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "cors-authz explain: not built yet")
-	return 1
+// validateCmd checks policy files: exit 0 with warnings printed, or exit 1
+// with every error, each with file:line.
+func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quiet := fs.Bool("q", false, "print errors only, no warnings or summary")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: cors-authz validate [-q] FILE...")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	code := 0
+	for _, file := range fs.Args() {
+		p, warns, err := policy.Load(file)
+		if !*quiet {
+			for _, w := range warns {
+				fmt.Fprintf(stdout, "warning: %s\n", w)
+			}
+		}
+		var perr *policy.Error
+		switch {
+		case errors.As(err, &perr):
+			for _, is := range perr.Issues {
+				fmt.Fprintf(stderr, "error: %s\n", is)
+			}
+			fmt.Fprintf(stderr, "%s: refused, %d error(s)\n", file, len(perr.Issues))
+			code = 1
+		case err != nil:
+			fmt.Fprintf(stderr, "error: %v\n", err)
+			code = 1
+		case !*quiet:
+			fmt.Fprintf(stdout, "%s: ok, %d class(es), %d warning(s), sha256 %s\n", file, len(p.Classes()), len(warns), p.SHA256()[:12])
+		}
+	}
+	return code
 }

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		args     []string
+		code     int
+		contains []string
+	}{
+		{[]string{"validate", "../../pkg/policy/default.yaml"}, 0, []string{"ok, 2 class(es)"}},
+		{[]string{"validate", "testdata/bad.yaml"}, 1, []string{
+			`testdata/bad.yaml:4:21: classes[0].allow_origins[0]: "*"`,
+			`testdata/bad.yaml:4:26: classes[0].allow_origins[1]: "https://*.com": wildcard on a public suffix`,
+			"testdata/bad.yaml:5:14: classes[0].max_age", // the warning is printed too
+			"refused, 2 error(s)"}},
+		{[]string{"validate", "testdata/missing.yaml"}, 1, []string{"no such file"}},
+		{[]string{"validate"}, 2, []string{"usage"}},
+		{[]string{"nope"}, 2, []string{`unknown command "nope"`}},
+	}
+	for _, tt := range tests {
+		code, out, errs := runCLI(tt.args...)
+		if code != tt.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", tt.args, code, tt.code, out, errs)
+		}
+		for _, c := range tt.contains {
+			if !strings.Contains(out+errs, c) {
+				t.Errorf("%v: output lacks %q:\n%s%s", tt.args, c, out, errs)
+			}
+		}
+	}
+}
+
+func TestExplain(t *testing.T) {
+	code, out, errs := runCLI("explain", "--method", "OPTIONS", "--path", "/api/v1/users", "--host", "api.example.com",
+		"--origin", "https://partner.example.org", "--header", "Access-Control-Request-Method: PUT",
+		"--header", "access-control-request-headers: content-type", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var e struct {
+		Class, Kind, Reason, Envoy_action string
+		HTTPStatus                        int `json:"http_status"`
+		Headers                           []struct{ Name, Value, Append_action string }
+	}
+	if err := json.Unmarshal([]byte(out), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Class != "public-api" || e.Kind != "preflight" || e.Reason != "preflight_allowed" || e.HTTPStatus != 204 {
+		t.Errorf("explain = %+v", e)
+	}
+	if len(e.Headers) == 0 || e.Headers[0].Name != "access-control-allow-origin" || e.Headers[0].Value != "https://partner.example.org" ||
+		e.Headers[0].Append_action != "OVERWRITE_IF_EXISTS_OR_ADD" {
+		t.Errorf("headers = %+v", e.Headers)
+	}
+
+	// An unlisted origin, in text form: forwarded with Vary only.
+	code, out, _ = runCLI("explain", "--path", "/api/v1/x", "--origin", "https://evil.example")
+	if code != 0 || !strings.Contains(out, "denied (origin_not_allowed)") || !strings.Contains(out, "vary: Origin    [APPEND_IF_EXISTS_OR_ADD]") ||
+		strings.Contains(out, "access-control-allow-origin") {
+		t.Errorf("unlisted origin:\n%s", out)
+	}
+	if code, _, errs := runCLI("explain", "--config", "testdata/bad.yaml"); code != 1 || !strings.Contains(errs, "refused") {
+		t.Errorf("bad config: exit %d %s", code, errs)
+	}
+	if code, _, _ := runCLI("explain", "--header", "no-colon"); code != 2 {
+		t.Errorf("bad header: exit %d", code)
+	}
+}

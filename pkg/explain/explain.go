@@ -1,0 +1,182 @@
+// Package explain answers "what would cors-authz do with this request, and
+// why?" for operators: the class and how it was chosen, the verdict and its
+// reason, and exactly what Envoy would do (forward with header mutations,
+// or answer with a status and headers). The explain command and the admin
+// page both use it.
+package explain
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/cors-authz/cors-authz/pkg/check"
+	"github.com/cors-authz/cors-authz/pkg/policy"
+)
+
+// Input is a request described the way an operator types it.
+type Input struct {
+	Method  string   `json:"method"`
+	Scheme  string   `json:"scheme"`
+	Host    string   `json:"host"`
+	Path    string   `json:"path"`
+	Origin  *string  `json:"origin,omitempty"`  // nil: no Origin header
+	Headers []string `json:"headers,omitempty"` // "Name: value", repeatable
+	Class   string   `json:"class,omitempty"`   // the cors_class context extension
+}
+
+// Request turns the input into the policy's request view, reading headers
+// the way Envoy presents them (names case-insensitive, repeated headers
+// joined with ",").
+func (in Input) Request() (policy.Request, error) {
+	r := policy.Request{Method: in.Method, Scheme: in.Scheme, Host: in.Host, Path: in.Path, ClassHint: in.Class}
+	if r.Method == "" {
+		r.Method = "GET"
+	}
+	if r.Scheme == "" {
+		r.Scheme = "https"
+	}
+	if r.Path == "" {
+		r.Path = "/"
+	}
+	if in.Origin != nil {
+		r.Origin, r.HasOrigin = *in.Origin, true
+	}
+	for _, h := range in.Headers {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok {
+			return r, fmt.Errorf("header %q: expected 'Name: value'", h)
+		}
+		value = strings.TrimSpace(value)
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "origin":
+			r.Origin, r.HasOrigin = join(r.Origin, r.HasOrigin, value), true
+		case "access-control-request-method":
+			r.ACRM = join(r.ACRM, r.ACRM != "", value)
+		case "access-control-request-headers":
+			r.ACRH = join(r.ACRH, r.ACRH != "", value)
+		case "access-control-request-private-network":
+			r.ACRPN = join(r.ACRPN, r.ACRPN != "", value)
+		case "host", ":authority":
+			r.Host = value
+		}
+	}
+	return r, nil
+}
+
+func join(prev string, had bool, v string) string {
+	if !had {
+		return v
+	}
+	return prev + "," + v
+}
+
+// Header is one header mutation as Envoy receives it.
+type Header struct {
+	Name         string `json:"name"`
+	Value        string `json:"value"`
+	AppendAction string `json:"append_action"`
+}
+
+// Explanation is the full answer.
+type Explanation struct {
+	Request   policy.Request `json:"-"`
+	Class     string         `json:"class"`
+	ClassLine int            `json:"class_line,omitempty"`
+	Selection string         `json:"selected_by"`
+	Why       string         `json:"why"`
+	Kind      string         `json:"kind"`
+	Allowed   bool           `json:"allowed"`
+	Reason    string         `json:"reason"`
+
+	// What Envoy does.
+	Action     string   `json:"envoy_action"` // "forward" or "respond"
+	GRPCStatus string   `json:"grpc_status"`
+	HTTPStatus int      `json:"http_status,omitempty"` // when Action is "respond"
+	Headers    []Header `json:"headers"`
+}
+
+// Explain decides r under p and describes the outcome.
+func Explain(p *policy.Policy, r policy.Request) Explanation {
+	v := p.Decide(&r)
+	e := Explanation{
+		Request:   r,
+		Class:     v.Class.Name,
+		Selection: v.Selection.String(),
+		Kind:      v.Kind.String(),
+		Allowed:   v.Allowed,
+		Reason:    v.ReasonText(),
+		Headers:   []Header{},
+	}
+	if v.Class.Spec != nil {
+		e.ClassLine = v.Class.Spec.Line
+	}
+	switch v.Selection {
+	case policy.ByHint:
+		e.Why = fmt.Sprintf("named by the route's cors_class context extension %q", r.ClassHint)
+	case policy.ByMatch:
+		e.Why = "first class whose match holds for host " + quote(r.Host) + " and path " + quote(r.Path)
+	default:
+		if r.ClassHint != "" {
+			e.Why = fmt.Sprintf("the route names cors_class %q, which the policy does not define: default deny", r.ClassHint)
+		} else {
+			e.Why = "no class matches: default deny"
+		}
+	}
+	resp := check.Response(&v)
+	e.GRPCStatus = codes.Code(resp.GetStatus().GetCode()).String()
+	if d := resp.GetDeniedResponse(); d != nil {
+		e.Action, e.HTTPStatus = "respond", int(d.GetStatus().GetCode())
+		for _, h := range d.GetHeaders() {
+			e.Headers = append(e.Headers, Header{h.GetHeader().GetKey(), h.GetHeader().GetValue(), h.GetAppendAction().String()})
+		}
+	} else {
+		e.Action = "forward"
+		for _, h := range resp.GetOkResponse().GetResponseHeadersToAdd() {
+			e.Headers = append(e.Headers, Header{h.GetHeader().GetKey(), h.GetHeader().GetValue(), h.GetAppendAction().String()})
+		}
+	}
+	return e
+}
+
+func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// WriteText prints the explanation for a terminal.
+func (e Explanation) WriteText(w io.Writer) {
+	r := e.Request
+	fmt.Fprintf(w, "request:  %s %s://%s%s\n", r.Method, r.Scheme, r.Host, r.Path)
+	if r.HasOrigin {
+		fmt.Fprintf(w, "          origin: %q\n", r.Origin)
+	} else {
+		fmt.Fprintf(w, "          no Origin header\n")
+	}
+	for _, h := range [][2]string{{"access-control-request-method", r.ACRM}, {"access-control-request-headers", r.ACRH}, {"access-control-request-private-network", r.ACRPN}} {
+		if h[1] != "" {
+			fmt.Fprintf(w, "          %s: %q\n", h[0], h[1])
+		}
+	}
+	class := e.Class
+	if e.ClassLine > 0 {
+		class += fmt.Sprintf(" (line %d)", e.ClassLine)
+	}
+	fmt.Fprintf(w, "class:    %s: %s\n", class, e.Why)
+	fmt.Fprintf(w, "kind:     %s\n", e.Kind)
+	verdict := "denied"
+	if e.Allowed {
+		verdict = "allowed"
+	}
+	fmt.Fprintf(w, "verdict:  %s (%s)\n", verdict, e.Reason)
+	if e.Action == "respond" {
+		fmt.Fprintf(w, "envoy:    answers the request itself with HTTP %d and an empty body (gRPC %s, denied_response)\n", e.HTTPStatus, e.GRPCStatus)
+	} else {
+		fmt.Fprintf(w, "envoy:    forwards the request upstream (gRPC %s) and adds to the response:\n", e.GRPCStatus)
+	}
+	if len(e.Headers) == 0 {
+		fmt.Fprintf(w, "          (no headers)\n")
+	}
+	for _, h := range e.Headers {
+		fmt.Fprintf(w, "          %s: %s    [%s]\n", h.Name, h.Value, h.AppendAction)
+	}
+}
