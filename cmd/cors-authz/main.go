@@ -27,6 +27,7 @@ func commands() map[string]command {
 		"serve":    serveCmd,
 		"validate": validateCmd,
 		"explain":  explainCmd,
+		"check":    checkCmd,
 		"version":  versionCmd,
 	}
 }
@@ -62,6 +63,7 @@ commands:
   serve      run the ext_authz gRPC service (default policy: the embedded example)
   validate   check a policy file; prints warnings, or every error with file:line
   explain    show the class, verdict and exact response for one request
+  check      send one Envoy-shaped CheckRequest to a running service
   version    print the version
 
 Run 'cors-authz <command> -h' for a command's flags.

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/cors-authz/cors-authz/pkg/explain"
+)
+
+// checkCmd sends one Envoy-shaped CheckRequest to a running service and
+// prints the CheckResponse: a client for trying a deployment by hand.
+func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "localhost:9001", "cors-authz gRPC address (host:port or unix:///path)")
+	timeout := fs.Duration("timeout", 2*time.Second, "RPC timeout")
+	var in explain.Input
+	var origin optionalString
+	var headers stringList
+	fs.StringVar(&in.Method, "method", "GET", "request method")
+	fs.StringVar(&in.Path, "path", "/", "request path (query allowed)")
+	fs.StringVar(&in.Host, "host", "localhost", "request host (:authority)")
+	fs.StringVar(&in.Scheme, "scheme", "https", "request scheme")
+	fs.Var(&origin, "origin", "Origin header (omit for a request without one)")
+	fs.Var(&headers, "header", "request header 'Name: value' (repeatable)")
+	fs.StringVar(&in.Class, "class", "", "cors_class context extension")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: cors-authz check [--addr HOST:PORT] --method M --path P [--host H] [--origin O] [--header 'Name: value']... [--class NAME]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	in.Origin, in.Headers = origin.v, headers
+	req, err := checkRequest(in)
+	if err != nil {
+		fmt.Fprintf(stderr, "check: %v\n", err)
+		return 2
+	}
+	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		fmt.Fprintf(stderr, "check: %v\n", err)
+		return 1
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	resp, err := authv3.NewAuthorizationClient(conn).Check(ctx, req)
+	if err != nil {
+		fmt.Fprintf(stderr, "check: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, protojson.MarshalOptions{Multiline: true}.Format(resp))
+	return 0
+}
+
+// checkRequest builds the CheckRequest Envoy would send: lower-case header
+// names, pseudo-headers, repeated headers joined with ",".
+func checkRequest(in explain.Input) (*authv3.CheckRequest, error) {
+	r, err := in.Request()
+	if err != nil {
+		return nil, err
+	}
+	h := map[string]string{":method": r.Method, ":path": r.Path, ":authority": r.Host, ":scheme": r.Scheme}
+	if r.HasOrigin {
+		h["origin"] = r.Origin
+	}
+	for _, line := range in.Headers {
+		name, value, _ := strings.Cut(line, ":")
+		name, value = strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(value)
+		if name == "origin" || name == "host" {
+			continue
+		}
+		if prev, ok := h[name]; ok {
+			value = prev + "," + value
+		}
+		h[name] = value
+	}
+	req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+			Method: r.Method, Path: r.Path, Host: r.Host, Scheme: r.Scheme, Protocol: "HTTP/1.1", Headers: h,
+		}},
+	}}
+	if in.Class != "" {
+		req.Attributes.ContextExtensions = map[string]string{"cors_class": in.Class}
+	}
+	return req, nil
+}
