@@ -142,7 +142,7 @@ func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (resp *au
 // check is Check without the panic guard (the fuzz target calls it, so a
 // panic fails the fuzzer instead of being hidden).
 func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) *authv3.CheckResponse {
-	start := time.Now()
+	start := monotonic()
 	snap := s.cur.Load()
 	if snap == nil {
 		snap = s.boot
@@ -209,9 +209,9 @@ func isStatic(v *policy.Verdict) bool {
 
 // record counts a finished check and logs it at debug level.
 // detail may quote request bytes; slog's handlers escape it.
-func (s *Service) record(ctx context.Context, start time.Time, snap *snapshot, cs *classState, out outcome, kind policy.Kind, reason policy.Reason, detail string, cached bool) {
+func (s *Service) record(ctx context.Context, start time.Duration, snap *snapshot, cs *classState, out outcome, kind policy.Kind, reason policy.Reason, detail string, cached bool) {
 	cs.counters[out].Inc()
-	s.m.duration.Observe(time.Since(start).Seconds())
+	s.m.duration.Observe((monotonic() - start).Seconds())
 	if s.log.Enabled(ctx, slog.LevelDebug) {
 		s.log.LogAttrs(ctx, slog.LevelDebug, "check",
 			slog.Uint64("generation", snap.Generation),
@@ -224,6 +224,14 @@ func (s *Service) record(ctx context.Context, start time.Time, snap *snapshot, c
 		)
 	}
 }
+
+// epoch anchors monotonic.
+var epoch = time.Now()
+
+// monotonic reads the monotonic clock only: time.Since on a time with a
+// monotonic reading skips the wall clock that time.Now also reads, which
+// halves the clock cost of timing each Check.
+func monotonic() time.Duration { return time.Since(epoch) }
 
 // snapshot is one immutable policy generation with everything derived from
 // it. Nothing in it changes after publication except the verdict cache and
