@@ -22,6 +22,7 @@ const (
 	outPreflightDenied                 // preflight answered 403
 	outMalformed                       // CheckRequest without attributes.request.http
 	outNoPolicy                        // no policy could be loaded (only if the built-in empty policy fails)
+	outError                           // the handler failed (panicked) and answered codes.Internal
 	numOutcomes
 )
 
@@ -35,6 +36,7 @@ var outcomeNames = [numOutcomes]string{
 	outPreflightDenied:  "preflight_denied",
 	outMalformed:        "malformed",
 	outNoPolicy:         "no_policy",
+	outError:            "error",
 }
 
 func (o outcome) String() string {
@@ -100,7 +102,7 @@ func newMetrics(reg prometheus.Registerer, entries func() float64) *metrics {
 	m := &metrics{
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricChecks,
-			Help: "Check calls answered, by class and verdict (not_cors, same_origin, allowed, denied, rejected, preflight_allowed, preflight_denied, malformed, no_policy).",
+			Help: "Check calls answered, by class and verdict (not_cors, same_origin, allowed, denied, rejected, preflight_allowed, preflight_denied, malformed, no_policy, error).",
 		}, []string{"class", "verdict"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    metricDuration,

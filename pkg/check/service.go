@@ -133,6 +133,11 @@ func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (resp *au
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("check: handler panicked; answering Internal", "panic", fmt.Sprint(r))
+			snap := s.cur.Load()
+			if snap == nil {
+				snap = s.boot
+			}
+			snap.classes[0].counters[outError].Inc()
 			resp, err = nil, status.Error(codes.Internal, "cors-authz: internal error")
 		}
 	}()
@@ -280,8 +285,11 @@ func (s *Service) newSnapshot(p *policy.Policy, gen uint64, at time.Time) *snaps
 	snap.cache = newVerdictCache(s.cacheSize)
 	classes := p.Classes()
 	snap.classes = make([]classState, len(classes)+1)
-	fb := p.Fallback()
-	snap.classes[0] = classState{class: fb, label: fb.Name, counters: s.m.counters(fb.Name)}
+	fb, label := p.Fallback(), fallbackLabel
+	if fb != nil {
+		label = fb.Name
+	}
+	snap.classes[0] = classState{class: fb, label: label, counters: s.m.counters(label)}
 	for i, c := range classes {
 		snap.classes[i+1] = classState{class: c, label: c.Name, counters: s.m.counters(c.Name)}
 	}
