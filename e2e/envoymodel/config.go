@@ -19,6 +19,9 @@ type Route struct {
 	// Prefix must match the beginning of the normalised :path (query
 	// included, as Envoy's prefix match does).
 	Prefix string
+	// Path, when set instead of Prefix, must equal the normalised :path
+	// without its query (Envoy's path match).
+	Path string
 	// ContextExtensions is check_settings.context_extensions: copied into
 	// every CheckRequest of the route (e.g. {"cors_class": "public-api"}).
 	ContextExtensions map[string]string
@@ -122,7 +125,12 @@ func compile(cfg Config) (*compiled, error) {
 		errs = append(errs, errors.New("authz target is empty"))
 	}
 	for i, r := range cfg.Routes {
-		if !strings.HasPrefix(r.Prefix, "/") {
+		switch {
+		case r.Path != "" && r.Prefix != "":
+			errs = append(errs, fmt.Errorf("routes[%d]: set prefix or path, not both", i))
+		case r.Path != "" && !strings.HasPrefix(r.Path, "/"):
+			errs = append(errs, fmt.Errorf("routes[%d]: path %q must start with /", i, r.Path))
+		case r.Path == "" && !strings.HasPrefix(r.Prefix, "/"):
 			errs = append(errs, fmt.Errorf("routes[%d]: prefix %q must start with /", i, r.Prefix))
 		}
 	}
@@ -148,11 +156,22 @@ func compile(cfg Config) (*compiled, error) {
 	return c, nil
 }
 
-// route returns the first route whose prefix matches path, or nil.
+// route returns the first route that matches path (query included), or nil.
 func (c *compiled) route(path string) *Route {
+	bare := path
+	if i := strings.IndexByte(bare, '?'); i >= 0 {
+		bare = bare[:i]
+	}
 	for i := range c.Routes {
-		if strings.HasPrefix(path, c.Routes[i].Prefix) {
-			return &c.Routes[i]
+		r := &c.Routes[i]
+		if r.Path != "" {
+			if bare == r.Path {
+				return r
+			}
+			continue
+		}
+		if strings.HasPrefix(path, r.Prefix) {
+			return r
 		}
 	}
 	return nil

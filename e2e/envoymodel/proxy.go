@@ -272,18 +272,24 @@ type Server struct {
 // Start listens on cfg.Addr (127.0.0.1:0 when empty) and serves a new
 // Proxy until Close.
 func Start(cfg Config) (*Server, error) {
-	p, err := New(cfg)
-	if err != nil {
-		return nil, err
-	}
 	addr := cfg.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		_ = p.Close()
 		return nil, fmt.Errorf("envoymodel: listen: %w", err)
+	}
+	return Serve(ln, cfg)
+}
+
+// Serve serves a new Proxy on ln (which it then owns) until Close. Use it
+// when the listener's port must be known before the proxy is configured.
+func Serve(ln net.Listener, cfg Config) (*Server, error) {
+	p, err := New(cfg)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
 	}
 	s := &Server{
 		Proxy: p,

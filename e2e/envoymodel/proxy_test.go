@@ -413,11 +413,18 @@ func TestRequestMutationsAndRouting(t *testing.T) {
 		}
 	})
 	t.Run("no route: 404 and no check", func(t *testing.T) {
-		q := startProxy(t, Config{Routes: []Route{{Prefix: "/only/"}}}, up, authz.addr)
-		before := len(authz.requests())
-		resp, _ := do(t, "GET", q.URL+"/elsewhere", nil)
-		if resp.StatusCode != 404 || len(authz.requests()) != before {
-			t.Errorf("status %d, checks %d: want 404 and no check", resp.StatusCode, len(authz.requests())-before)
+		q := startProxy(t, Config{Routes: []Route{{Prefix: "/only/"}, {Path: "/exact"}}}, up, authz.addr)
+		for _, path := range []string{"/elsewhere", "/exact/more", "/only"} {
+			before := len(authz.requests())
+			resp, _ := do(t, "GET", q.URL+path, nil)
+			if resp.StatusCode != 404 || len(authz.requests()) != before {
+				t.Errorf("%s: status %d, checks %d: want 404 and no check", path, resp.StatusCode, len(authz.requests())-before)
+			}
+		}
+		for _, path := range []string{"/exact", "/exact?q=1", "/only/x"} {
+			if resp, _ := do(t, "GET", q.URL+path, nil); resp.StatusCode != 200 {
+				t.Errorf("%s: status %d, want 200 (route matched)", path, resp.StatusCode)
+			}
 		}
 	})
 	t.Run("escaped slash rejected with 400 before any check", func(t *testing.T) {
@@ -439,6 +446,7 @@ func TestConfigErrors(t *testing.T) {
 		{"upstream not http", Config{Upstream: "ftp://x", AuthzTarget: "127.0.0.1:1"}},
 		{"no target", Config{Upstream: "http://127.0.0.1:1"}},
 		{"relative prefix", Config{Upstream: "http://127.0.0.1:1", AuthzTarget: "127.0.0.1:1", Routes: []Route{{Prefix: "api"}}}},
+		{"prefix and path", Config{Upstream: "http://127.0.0.1:1", AuthzTarget: "127.0.0.1:1", Routes: []Route{{Prefix: "/a", Path: "/a"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
