@@ -65,7 +65,8 @@ type server struct {
 	cfg     serveConfig
 	log     *slog.Logger
 	checks  *check.Service
-	watcher *reload.Watcher // nil for the embedded policy
+	watcher *reload.Watcher  // nil for the embedded policy
+	idleHUP <-chan os.Signal // SIGHUP when there is no file to reload
 	health  *healthService
 
 	grpc    *grpc.Server
@@ -100,6 +101,7 @@ func newServer(cfg serveConfig, log *slog.Logger, hup <-chan os.Signal) (s *serv
 			return nil, fmt.Errorf("embedded policy: %w", err)
 		}
 		s.checks.SetPolicy(pol)
+		s.idleHUP = hup
 	} else {
 		s.watcher, err = reload.New(reload.Options{
 			Path:       cfg.configFile,
@@ -204,13 +206,18 @@ func (s *server) run(ctx context.Context) int {
 		s.log.Info("admin listening", "addr", s.adminLn.Addr().String())
 	}
 
-	code := 0
-	select {
-	case <-ctx.Done():
-		s.log.Info("shutdown requested")
-	case err := <-failed:
-		s.log.Error("server failed; shutting down", "error", err.Error())
-		code = 1
+	code := -1
+	for code < 0 {
+		select {
+		case <-ctx.Done():
+			s.log.Info("shutdown requested")
+			code = 0
+		case err := <-failed:
+			s.log.Error("server failed; shutting down", "error", err.Error())
+			code = 1
+		case <-s.idleHUP:
+			s.log.Info("SIGHUP ignored: serving the embedded policy, which has no file to reload")
+		}
 	}
 	s.shutdown()
 	wg.Wait()

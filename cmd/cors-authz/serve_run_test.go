@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +16,9 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
+
+	"github.com/cors-authz/cors-authz/pkg/check"
+	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
 // policyInfo reads /policy.
@@ -262,6 +266,13 @@ func TestServeShutdownHealth(t *testing.T) {
 	if err != nil || first.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("first health = %v, %v; want SERVING", first.GetStatus(), err)
 	}
+	unknown, err := healthpb.NewHealthClient(c).Watch(context.Background(), &healthpb.HealthCheckRequest{Service: "nope"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, err := unknown.Recv(); err != nil || first.GetStatus() != healthpb.HealthCheckResponse_SERVICE_UNKNOWN {
+		t.Fatalf("watch of an unknown service = %v, %v; want SERVICE_UNKNOWN", first.GetStatus(), err)
+	}
 	if code, _ := p.get("/readyz"); code != 200 {
 		t.Fatalf("/readyz = %d before shutdown", code)
 	}
@@ -282,6 +293,12 @@ func TestServeShutdownHealth(t *testing.T) {
 	}
 	if _, err := watch.Recv(); !errors.Is(err, io.EOF) {
 		t.Errorf("watch stream after NOT_SERVING: %v, want a clean end (EOF)", err)
+	}
+	if last, err := unknown.Recv(); err != nil || last.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("unknown-service watch at shutdown = %v, %v; want NOT_SERVING", last.GetStatus(), err)
+	}
+	if _, err := unknown.Recv(); !errors.Is(err, io.EOF) {
+		t.Errorf("unknown-service watch after NOT_SERVING: %v, want EOF", err)
 	}
 	if code := p.stop(); code != 0 {
 		t.Fatalf("exit %d", code)
@@ -344,4 +361,48 @@ func TestServeUnixSocket(t *testing.T) {
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("socket left behind: %v", err)
 	}
+}
+
+// /readyz needs a policy and a serving listener, and fails from the start
+// of shutdown on.
+func TestServerReady(t *testing.T) {
+	pol, _, err := policy.Parse("p.yaml", []byte(servePolicy(servePartnerA)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name                      string
+		loaded, serving, stopping bool
+		want                      string // "" = ready
+	}{
+		{"starting", false, false, false, "no policy loaded"},
+		{"loaded, not listening", true, false, false, "gRPC listener not serving"},
+		{"listening, no policy", false, true, false, "no policy loaded"},
+		{"ready", true, true, false, ""},
+		{"shutting down", true, true, true, "shutting down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &server{checks: check.New(check.Options{})}
+			if tt.loaded {
+				s.checks.SetPolicy(pol)
+			}
+			s.serving.Store(tt.serving)
+			s.stopping.Store(tt.stopping)
+			err := s.ready()
+			if got := fmt.Sprint(err); (tt.want == "" && err != nil) || (tt.want != "" && got != tt.want) {
+				t.Errorf("ready() = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// SIGHUP on the embedded policy is logged and ignored.
+func TestServeSIGHUPEmbedded(t *testing.T) {
+	p := startServe(t, "--admin-addr=")
+	p.hup <- syscall.SIGHUP
+	waitFor(t, "the ignored-SIGHUP log", func() bool {
+		_, ok := p.logs.find("SIGHUP ignored: serving the embedded policy, which has no file to reload")
+		return ok
+	})
 }
