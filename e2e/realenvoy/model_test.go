@@ -1,0 +1,31 @@
+package realenvoy
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/cors-authz/cors-authz/e2e/envoymodel"
+	"github.com/cors-authz/cors-authz/e2e/internal/harness"
+)
+
+// TestEnvoyModel runs the scenarios against the Envoy model.
+func TestEnvoyModel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startBackends(t, ctx, ln.Addr().(*net.TCPAddr).Port)
+	proxy, err := envoymodel.Serve(ln, harness.ModelConfig(s.app.URL, s.authz.GRPCAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	if proxy.URL != s.proxy {
+		t.Fatalf("proxy at %s, want %s", proxy.URL, s.proxy)
+	}
+	runScenarios(t, s)
+}
