@@ -35,36 +35,59 @@ func buildResponse(v *policy.Verdict) *authv3.CheckResponse {
 	hs := v.Headers()
 	var opts []*corev3.HeaderValueOption
 	if len(hs) > 0 {
-		// One allocation for all entries and one for the pointers.
-		vals := make([]corev3.HeaderValue, len(hs))
-		hvos := make([]corev3.HeaderValueOption, len(hs))
+		// One allocation for the entries, one for the list of pointers.
+		entries := make([]headerEntry, len(hs))
 		opts = make([]*corev3.HeaderValueOption, len(hs))
 		for i, h := range hs {
-			vals[i].Key = h.Name
-			vals[i].Value = h.Value
-			hvos[i].Header = &vals[i]
-			hvos[i].AppendAction = appendAction(h.Mode, v.Respond)
-			opts[i] = &hvos[i]
+			e := &entries[i]
+			e.val.Key, e.val.Value = h.Name, h.Value
+			e.opt.Header = &e.val
+			e.opt.AppendAction = appendAction(h.Mode, v.Respond)
+			opts[i] = &e.opt
 		}
 	}
 	if !v.Respond {
-		return &authv3.CheckResponse{
-			Status: &rpcstatus.Status{Code: int32(codes.OK)},
-			HttpResponse: &authv3.CheckResponse_OkResponse{
-				OkResponse: &authv3.OkHttpResponse{ResponseHeadersToAdd: opts},
-			},
-		}
+		m := new(okMessages)
+		m.ok.ResponseHeadersToAdd = opts
+		m.oneof.OkResponse = &m.ok
+		m.status.Code = int32(codes.OK)
+		m.resp.Status = &m.status
+		m.resp.HttpResponse = &m.oneof
+		return &m.resp
 	}
-	return &authv3.CheckResponse{
-		Status: &rpcstatus.Status{Code: int32(codes.PermissionDenied)},
-		HttpResponse: &authv3.CheckResponse_DeniedResponse{
-			DeniedResponse: &authv3.DeniedHttpResponse{
-				Status:  &typev3.HttpStatus{Code: typev3.StatusCode(v.Status)},
-				Headers: opts,
-			},
-		},
-	}
+	m := new(deniedMessages)
+	m.httpStatus.Code = typev3.StatusCode(v.Status)
+	m.denied.Status = &m.httpStatus
+	m.denied.Headers = opts
+	m.oneof.DeniedResponse = &m.denied
+	m.status.Code = int32(codes.PermissionDenied)
+	m.resp.Status = &m.status
+	m.resp.HttpResponse = &m.oneof
+	return &m.resp
 }
+
+// The messages of one response, allocated together: a response is built
+// whole and never changed, so its parts share one lifetime. (Fields are
+// set in place; no message is ever copied.)
+type (
+	headerEntry struct {
+		val corev3.HeaderValue
+		opt corev3.HeaderValueOption
+	}
+	okMessages struct {
+		resp   authv3.CheckResponse
+		status rpcstatus.Status
+		oneof  authv3.CheckResponse_OkResponse
+		ok     authv3.OkHttpResponse
+	}
+	deniedMessages struct {
+		resp       authv3.CheckResponse
+		status     rpcstatus.Status
+		oneof      authv3.CheckResponse_DeniedResponse
+		denied     authv3.DeniedHttpResponse
+		httpStatus typev3.HttpStatus
+	}
+)
 
 func appendAction(m policy.HeaderMode, respond bool) corev3.HeaderValueOption_HeaderAppendAction {
 	if m == policy.Append && !respond {
