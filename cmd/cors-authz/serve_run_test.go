@@ -256,7 +256,7 @@ func TestServeSIGHUP(t *testing.T) {
 // while the server still answers; /readyz fails during the drain delay;
 // serve exits 0.
 func TestServeShutdownHealth(t *testing.T) {
-	p := startServe(t, "--drain-delay", "1s")
+	p := startServe(t, "--drain-delay", "2s")
 	c := p.conn()
 	watch, err := healthpb.NewHealthClient(c).Watch(context.Background(), &healthpb.HealthCheckRequest{Service: authzServiceName})
 	if err != nil {
