@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -405,4 +406,29 @@ func TestServeSIGHUPEmbedded(t *testing.T) {
 		_, ok := p.logs.find("SIGHUP ignored: serving the embedded policy, which has no file to reload")
 		return ok
 	})
+}
+
+// A socket file left by a killed process is replaced; a live one is not.
+func TestListenUnixStaleSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "authz.sock")
+	old, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listen("unix://" + sock); err == nil || !strings.Contains(err.Error(), "another process is serving") {
+		t.Fatalf("listen on a live socket: %v", err)
+	}
+	old.(*net.UnixListener).SetUnlinkOnClose(false)
+	old.Close() // the file stays, as after kill -9
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := listen("unix:" + sock)
+	if err != nil {
+		t.Fatalf("listen over a stale socket: %v", err)
+	}
+	ln.Close()
+	if _, err := listen("unix://"); err == nil {
+		t.Error("listen on an empty socket path succeeded")
+	}
 }
