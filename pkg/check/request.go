@@ -50,23 +50,38 @@ func viewRequest(req *authv3.CheckRequest, r *policy.Request) bool {
 	r.ClassHint = attrs.GetContextExtensions()[ClassHintKey]
 
 	if hdrs := h.GetHeaders(); len(hdrs) > 0 {
-		r.Origin, r.HasOrigin = hdrs[hdrOrigin]
-		r.ACRM = hdrs[hdrACRM]
-		r.ACRH = hdrs[hdrACRH]
-		r.ACRPN = hdrs[hdrACRPN]
-		r.Method = firstNonEmpty(h.GetMethod(), hdrs[hdrMethod])
-		r.Scheme = firstNonEmpty(h.GetScheme(), hdrs[hdrScheme])
-		r.Host = firstNonEmpty(h.GetHost(), hdrs[hdrAuthority])
-		r.Path = firstNonEmpty(h.GetPath(), hdrs[hdrPath])
+		// A request without Origin is not a CORS request (Fetch §3.2),
+		// so its Access-Control-Request-* headers mean nothing and are
+		// not read: most traffic has no Origin.
+		if r.Origin, r.HasOrigin = hdrs[hdrOrigin]; r.HasOrigin {
+			r.ACRM = hdrs[hdrACRM]
+			r.ACRH = hdrs[hdrACRH]
+			r.ACRPN = hdrs[hdrACRPN]
+		}
+		// Envoy sets the request-line fields; the pseudo-headers are
+		// looked up only when a field is missing.
+		if r.Method = h.GetMethod(); r.Method == "" {
+			r.Method = hdrs[hdrMethod]
+		}
+		if r.Scheme = h.GetScheme(); r.Scheme == "" {
+			r.Scheme = hdrs[hdrScheme]
+		}
+		if r.Host = h.GetHost(); r.Host == "" {
+			r.Host = hdrs[hdrAuthority]
+		}
+		if r.Path = h.GetPath(); r.Path == "" {
+			r.Path = hdrs[hdrPath]
+		}
 		return true
 	}
 
 	var raw rawHeaders
 	raw.read(h.GetHeaderMap().GetHeaders())
-	r.Origin, r.HasOrigin = raw.v[slotOrigin], raw.seen[slotOrigin]
-	r.ACRM = raw.v[slotACRM]
-	r.ACRH = raw.v[slotACRH]
-	r.ACRPN = raw.v[slotACRPN]
+	if r.Origin, r.HasOrigin = raw.v[slotOrigin], raw.seen[slotOrigin]; r.HasOrigin {
+		r.ACRM = raw.v[slotACRM]
+		r.ACRH = raw.v[slotACRH]
+		r.ACRPN = raw.v[slotACRPN]
+	}
 	r.Method = firstNonEmpty(h.GetMethod(), raw.v[slotMethod])
 	r.Scheme = firstNonEmpty(h.GetScheme(), raw.v[slotScheme])
 	r.Host = firstNonEmpty(h.GetHost(), raw.v[slotAuthority])

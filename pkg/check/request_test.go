@@ -65,6 +65,12 @@ func TestViewRequest(t *testing.T) {
 		{"header_map with raw bytes kept as sent", httpReq(&authv3.AttributeContext_HttpRequest{
 			HeaderMap: rawMap("origin", "https://a.example\x00\xff")}), true,
 			policy.Request{Origin: "https://a.example\x00\xff", HasOrigin: true}},
+		{"no Origin: Access-Control-Request-* not read (map)", httpReq(&authv3.AttributeContext_HttpRequest{Method: "OPTIONS",
+			Headers: map[string]string{"access-control-request-method": "PUT", "access-control-request-headers": "a"}}), true,
+			policy.Request{Method: "OPTIONS"}},
+		{"no Origin: Access-Control-Request-* not read (header_map)", httpReq(&authv3.AttributeContext_HttpRequest{Method: "OPTIONS",
+			HeaderMap: rawMap("access-control-request-method", "PUT", "access-control-request-headers", "a")}), true,
+			policy.Request{Method: "OPTIONS"}},
 		{"headers map wins over header_map", httpReq(&authv3.AttributeContext_HttpRequest{
 			Headers:   map[string]string{"origin": "https://map.example"},
 			HeaderMap: rawMap("origin", "https://raw.example")}), true,
