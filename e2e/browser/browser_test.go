@@ -214,7 +214,10 @@ func TestBrowserCORS(t *testing.T) {
 	defer authz.Stop()
 
 	checks := &checkLog{}
-	cfg := harness.ModelConfig(app.URL, authz.GRPCAddr)
+	cfg, err := harness.ModelConfig(app.URL, authz.GRPCAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg.OnCheck = checks.add
 	proxy, err := envoymodel.Serve(proxyLn, cfg)
 	if err != nil {

@@ -19,7 +19,11 @@ func TestEnvoyModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startBackends(t, ctx, ln.Addr().(*net.TCPAddr).Port)
-	proxy, err := envoymodel.Serve(ln, harness.ModelConfig(s.app.URL, s.authz.GRPCAddr))
+	cfg, err := harness.ModelConfig(s.app.URL, s.authz.GRPCAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := envoymodel.Serve(ln, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

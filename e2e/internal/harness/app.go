@@ -5,9 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/cors-authz/cors-authz/e2e/envoymodel"
 )
@@ -118,44 +119,18 @@ func StartPages() *httptest.Server {
 	}))
 }
 
-// corsResponseHeaders are the response headers every route strips from the
-// application, as deploy/envoy.yaml does.
-var corsResponseHeaders = []string{
-	"access-control-allow-origin", "access-control-allow-credentials",
-	"access-control-allow-methods", "access-control-allow-headers",
-	"access-control-expose-headers", "access-control-max-age",
-	"access-control-allow-private-network",
-}
-
-// ModelRoutes mirrors the route table of deploy/envoy.yaml: /api/v1 and
-// /api/v1/ are class public-api, everything else internal, and every route
-// strips the application's Access-Control-* headers.
-func ModelRoutes() []envoymodel.Route {
-	return []envoymodel.Route{
-		{Path: "/api/v1", ContextExtensions: map[string]string{"cors_class": "public-api"}, ResponseHeadersToRemove: corsResponseHeaders},
-		{Prefix: "/api/v1/", ContextExtensions: map[string]string{"cors_class": "public-api"}, ResponseHeadersToRemove: corsResponseHeaders},
-		{Prefix: "/", ContextExtensions: map[string]string{"cors_class": "internal"}, ResponseHeadersToRemove: corsResponseHeaders},
+// ModelConfig configures the Envoy model from the shipped
+// deploy/envoy.yaml (routes, context extensions, header removal, path
+// normalisation, ext_authz settings), pointed at the given application and
+// cors-authz addresses.
+func ModelConfig(upstream, authzAddr string) (envoymodel.Config, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return envoymodel.Config{}, err
 	}
-}
-
-// ModelConfig is the envoymodel configuration matching deploy/envoy.yaml's
-// listener: the routes above, path normalisation with escaped slashes
-// redirected, fail-open, a 250 ms timeout and only the CORS request headers
-// in the CheckRequest.
-func ModelConfig(upstream, authzAddr string) envoymodel.Config {
-	return envoymodel.Config{
-		Upstream:    upstream,
-		AuthzTarget: authzAddr,
-		Routes:      ModelRoutes(),
-		Path: &envoymodel.PathOptions{
-			NormalizePath: true, MergeSlashes: true, EscapedSlashes: envoymodel.UnescapeAndRedirect,
-		},
-		FailureModeAllow: true,
-		StatusOnError:    http.StatusServiceUnavailable,
-		Timeout:          250 * time.Millisecond,
-		AllowedHeaders: []string{
-			"origin", "access-control-request-method", "access-control-request-headers",
-			"access-control-request-private-network",
-		},
+	data, err := os.ReadFile(filepath.Join(root, "deploy", "envoy.yaml"))
+	if err != nil {
+		return envoymodel.Config{}, err
 	}
+	return envoymodel.FromBootstrapYAML(data, upstream, authzAddr)
 }
