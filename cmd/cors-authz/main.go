@@ -27,6 +27,7 @@ func commands() map[string]command {
 		"serve":    serveCmd,
 		"validate": validateCmd,
 		"explain":  explainCmd,
+		"diff":     diffCmd,
 		"check":    checkCmd,
 		"version":  versionCmd,
 	}
@@ -63,6 +64,7 @@ commands:
   serve      run the ext_authz gRPC service (default policy: the embedded example)
   validate   check a policy file; prints warnings, or every error with file:line
   explain    show the class, verdict and exact response for one request
+  diff       compare two policy files; flags changes that widen access
   check      send one Envoy-shaped CheckRequest to a running service
   version    print the version
 
