@@ -117,6 +117,9 @@ func (rs reqSpec) build() *authv3.CheckRequest {
 	} else {
 		h.Headers = map[string]string{}
 		for _, kv := range all {
+			// Envoy sanitises map values to UTF-8 (invalid bytes become
+			// '!'); proto3 strings must be valid UTF-8 on the wire.
+			kv[1] = strings.ToValidUTF8(kv[1], "!")
 			k := strings.ToLower(kv[0])
 			if prev, ok := h.Headers[k]; ok {
 				h.Headers[k] = prev + "," + kv[1]
