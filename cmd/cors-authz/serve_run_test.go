@@ -432,3 +432,29 @@ func TestListenUnixStaleSocket(t *testing.T) {
 		t.Error("listen on an empty socket path succeeded")
 	}
 }
+
+// serveCmd, as main runs it, reloads on a real SIGHUP sent to the process.
+func TestServeCmdRealSIGHUP(t *testing.T) {
+	path := tempPolicy(t, servePolicy(servePartnerA))
+	logs := &logLines{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- serveCmd(ctx, []string{"--config", path, "--grpc-addr", "127.0.0.1:0", "--admin-addr=", "--reload-debounce", "1h"}, nil, logs)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serveCmd exited %d; logs:\n%s", code, logs)
+		}
+	}()
+	waitFor(t, "listening", func() bool { _, ok := logs.find("grpc listening"); return ok })
+	replaceFile(t, path, servePolicy(servePartnerB))
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the SIGHUP reload", func() bool { return logs.count("policy loaded") == 2 })
+	if rec, _ := logs.find("policy loaded"); rec["trigger"] != "signal hangup" {
+		t.Errorf("reload trigger = %v, want signal hangup", rec["trigger"])
+	}
+}
