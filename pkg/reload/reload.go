@@ -199,16 +199,18 @@ func (w *Watcher) load(trigger string, quiet bool) error {
 func (w *Watcher) fail(trigger string, now time.Time, err error, issues []policy.Issue) {
 	w.state.LastError = &Failure{At: now, Message: err.Error(), Issues: issues, err: err}
 	w.metrics.failure()
+	msg := "policy reload failed; keeping the served policy"
+	if w.state.Generation == 0 {
+		msg = "policy refused; no policy loaded"
+	}
 	if len(issues) == 0 {
-		w.log.Error("policy reload failed; keeping the served policy", "trigger", trigger,
-			"generation", w.state.Generation, "error", err.Error())
+		w.log.Error(msg, "trigger", trigger, "generation", w.state.Generation, "error", err.Error())
 		return
 	}
 	for _, is := range issues {
 		w.log.Error("policy error", "issue", is.String())
 	}
-	w.log.Error("policy reload failed; keeping the served policy", "trigger", trigger,
-		"generation", w.state.Generation, "errors", len(issues))
+	w.log.Error(msg, "trigger", trigger, "generation", w.state.Generation, "errors", len(issues))
 }
 
 // readFile reads at most MaxFileSize bytes of path.
