@@ -3,8 +3,8 @@
 // closely enough to prove cors-authz end to end where Envoy itself cannot be
 // installed. It is for tests only.
 //
-// What it models (Envoy 1.31–1.36 unless noted; sources are cited in
-// /work/shared/reference/envoy-ext-authz-facts.md §1):
+// What it models (Envoy 1.31–1.36 unless noted; the Envoy functions each
+// behaviour comes from are named in parentheses):
 //
 //   - HCM path handling before routing: path_with_escaped_slashes_action,
 //     normalize_path (RFC 3986 dot segments, Chromium's URL path
