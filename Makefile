@@ -41,5 +41,13 @@ fuzz-smoke:
 test-e2e:
 	cd e2e && $(GO) test -race -count=1 ./...
 
+## bench: performance report (5-10 min): micro, scale, cache, load vs the no-op ceiling, reload; writes docs/benchmarks.md and docs/benchmarks.svg
+bench:
+	cd bench && $(GO) run ./cmd/benchreport
+
+## bench-quick: the same in under 2 minutes (fewer repetitions and sizes, 1 s load runs); prints the table, leaves docs/ alone
+bench-quick:
+	cd bench && $(GO) run ./cmd/benchreport -quick -out= -chart=
+
 clean:
 	rm -rf bin
