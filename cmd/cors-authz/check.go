@@ -8,8 +8,10 @@ import (
 	"strings"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -33,6 +35,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(&origin, "origin", "Origin header (omit for a request without one)")
 	fs.Var(&headers, "header", "request header 'Name: value' (repeatable)")
 	fs.StringVar(&in.Class, "class", "", "cors_class context extension")
+	asJSON := fs.Bool("json", false, "print the CheckResponse as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cors-authz check [--addr HOST:PORT] --method M --path P [--host H] [--origin O] [--header 'Name: value']... [--class NAME]")
 		fs.PrintDefaults()
@@ -59,8 +62,32 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "check: %v\n", err)
 		return 1
 	}
-	fmt.Fprintln(stdout, protojson.MarshalOptions{Multiline: true}.Format(resp))
+	if *asJSON {
+		fmt.Fprintln(stdout, protojson.MarshalOptions{Multiline: true, EmitDefaultValues: true}.Format(resp))
+		return 0
+	}
+	printResponse(stdout, resp)
 	return 0
+}
+
+// printResponse prints what Envoy does with resp, one header a line.
+func printResponse(w io.Writer, resp *authv3.CheckResponse) {
+	code := codes.Code(resp.GetStatus().GetCode())
+	var hs []*corev3.HeaderValueOption
+	if d := resp.GetDeniedResponse(); d != nil || code != codes.OK {
+		status := int(d.GetStatus().GetCode())
+		if status == 0 {
+			status = 403
+		}
+		fmt.Fprintf(w, "%s: Envoy answers HTTP %d itself\n", code, status)
+		hs = d.GetHeaders()
+	} else {
+		fmt.Fprintf(w, "%s: Envoy forwards the request and adds to the response:\n", code)
+		hs = resp.GetOkResponse().GetResponseHeadersToAdd()
+	}
+	for _, h := range hs {
+		fmt.Fprintf(w, "  %s: %s  [%s]\n", h.GetHeader().GetKey(), h.GetHeader().GetValue(), h.GetAppendAction())
+	}
 }
 
 // checkRequest builds the CheckRequest Envoy would send: lower-case header

@@ -4,8 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc"
+
+	"github.com/cors-authz/cors-authz/pkg/check"
+	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
 func runCLI(args ...string) (code int, stdout, stderr string) {
@@ -77,5 +83,48 @@ func TestExplain(t *testing.T) {
 	}
 	if code, _, _ := runCLI("explain", "--header", "no-colon"); code != 2 {
 		t.Errorf("bad header: exit %d", code)
+	}
+}
+
+func TestCheckCommand(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := check.New(check.Options{})
+	svc.SetPolicy(policy.Default())
+	g := grpc.NewServer()
+	svc.Register(g)
+	go g.Serve(lis)
+	defer g.Stop()
+	addr := lis.Addr().String()
+
+	tests := []struct {
+		args []string
+		want []string
+		not  string
+	}{
+		{[]string{"--path", "/api/v1/users", "--origin", "https://partner.example.org"},
+			[]string{"OK: Envoy forwards", "access-control-allow-origin: https://partner.example.org  [OVERWRITE_IF_EXISTS_OR_ADD]", "vary: Origin  [APPEND_IF_EXISTS_OR_ADD]"}, ""},
+		{[]string{"--method", "OPTIONS", "--path", "/api/v1/users", "--origin", "https://partner.example.org", "--header", "Access-Control-Request-Method: PUT"},
+			[]string{"PermissionDenied: Envoy answers HTTP 204 itself", "access-control-allow-methods: GET, POST, PUT, PATCH, DELETE"}, ""},
+		{[]string{"--path", "/api/v1/users", "--origin", "https://evil.example.net"},
+			[]string{"OK: Envoy forwards", "vary: Origin"}, "access-control-allow-origin"},
+		{[]string{"--method", "OPTIONS", "--path", "/", "--origin", "https://partner.example.org", "--header", "Access-Control-Request-Method: PUT"},
+			[]string{"PermissionDenied: Envoy answers HTTP 403 itself"}, "access-control"},
+	}
+	for _, tt := range tests {
+		code, out, errs := runCLI(append([]string{"check", "--addr", addr}, tt.args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", tt.args, code, errs)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: output lacks %q:\n%s", tt.args, w, out)
+			}
+		}
+		if tt.not != "" && strings.Contains(out, tt.not) {
+			t.Errorf("%v: output has %q:\n%s", tt.args, tt.not, out)
+		}
 	}
 }
