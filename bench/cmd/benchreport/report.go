@@ -432,7 +432,7 @@ with `+"`Access-Control-Request-Headers: %s`"+` (lower case and sorted: the form
 libraries run as net/http middleware on a reused ResponseWriter whose header map is cleared each iteration (no
 recorder allocations); cors-authz's Decide is the pure policy decision (verdict with its response headers), its
 Check the whole in-process ext_authz handler from a CheckRequest to a CheckResponse (no gRPC). Each cell: median
-ns/op of %d run(s), allocs/op (B/op), ratio to rs/cors. `+"`TestBehaviour`"+` checks every implementation's headers
+ns/op of %d pass(es), allocs/op (B/op), ratio to rs/cors. `+"`TestBehaviour`"+` checks every implementation's headers
 for every case.
 
 %s
