@@ -53,7 +53,7 @@ classes:
 	//   + WIDENS   class added at #2  (grants origins https://cdn.example for path_prefixes [/upload/] and to routes with cors_class=uploads)
 	//
 	// routing (the first class whose match holds serves a request)
-	//   + WIDENS   routing: internal → uploads  (requests internal served may now be served by uploads: uploads adds origins https://cdn.example)
+	//   + WIDENS   routing: internal → uploads  (requests internal served may now be served by uploads, which allows more: origins https://cdn.example)
 	//
 	// 8 change(s): 5 widen access, 0 narrow it, 3 neutral
 	// ACCESS WIDENS: review the 5 line(s) marked "+ WIDENS"

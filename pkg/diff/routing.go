@@ -63,12 +63,12 @@ func rerouted(from, to string, more, less []string) Change {
 	var notes []string
 	if len(more) > 0 {
 		ch.Effect = Widens
-		notes = append(notes, to+" adds "+strings.Join(more, "; "))
+		notes = append(notes, "more: "+strings.Join(more, "; "))
 	}
 	if len(less) > 0 {
-		notes = append(notes, to+" drops "+strings.Join(less, "; "))
+		notes = append(notes, "less: "+strings.Join(less, "; "))
 	}
-	ch.Note = "requests " + from + " served may now be served by " + to + ": " + strings.Join(notes, "; and ")
+	ch.Note = "requests " + from + " served may now be served by " + to + ", which allows " + strings.Join(notes, "; and ")
 	return ch
 }
 
@@ -92,9 +92,9 @@ func compareGrants(o, n *policy.ClassSpec) (more, less []string) {
 	more, less = appendFlag(more, less, "private network access", o.AllowPrivateNetwork, n.AllowPrivateNetwork)
 	switch {
 	case o.DenyAction == policy.DenyReject && n.DenyAction != policy.DenyReject:
-		more = append(more, "forwarding of refused requests (deny_action "+string(n.DenyAction)+", was reject)")
+		more = append(more, "forwarding of refused requests (deny_action "+string(n.DenyAction)+"; was reject)")
 	case o.DenyAction != policy.DenyReject && n.DenyAction == policy.DenyReject:
-		less = append(less, "forwarding of refused requests (deny_action reject)")
+		less = append(less, "forwarding of refused requests (deny_action reject answers them 403)")
 	}
 	return more, less
 }
