@@ -14,24 +14,31 @@ import (
 // refuses it (no 403 from deny_action reject or from a refused preflight)
 // and the upstream's own CORS headers, if any, reach the browser.
 func (c *comparison) selfOrigins() {
-	op, np := parseOrigins(c.old.SelfOrigins), parseOrigins(c.new.SelfOrigins)
-	for _, p := range dedupe(np) {
-		if containsRaw(op, p.raw) {
+	op, np := dedupe(parseOrigins(c.old.SelfOrigins)), dedupe(parseOrigins(c.new.SelfOrigins))
+	oldIx, newIx := newOriginIndex(op), newOriginIndex(np)
+	for _, p := range np {
+		if oldIx.raw[p.raw] {
 			continue
 		}
 		c.add(Change{Field: FieldSelfOrigins, Op: Added, Value: p.raw, Effect: Widens,
 			Note: "requests from it count as same-origin: forwarded untouched, past every allowlist, preflight refusal and deny_action"})
 	}
-	for _, p := range dedupe(op) {
-		if containsRaw(np, p.raw) {
+	var classIx []*originIndex // built on the first removal
+	for _, p := range op {
+		if newIx.raw[p.raw] {
 			continue
 		}
 		ch := Change{Field: FieldSelfOrigins, Op: Removed, Value: p.raw, Effect: Narrows,
 			Note: "requests from it are now checked against each class's allowlist"}
-		for _, cl := range c.new.Classes {
-			if by, ok := coveredBy(parseOrigins(cl.AllowOrigins), p); ok {
+		if classIx == nil {
+			for _, cl := range c.new.Classes {
+				classIx = append(classIx, newOriginIndex(parseOrigins(cl.AllowOrigins)))
+			}
+		}
+		for i, ix := range classIx {
+			if by, ok := ix.coveredBy(p); ok {
 				ch.Effect = Widens
-				ch.Note = fmt.Sprintf("no longer same-origin: now gets the CORS grants of class %q (allowed by %s)", cl.Name, by)
+				ch.Note = fmt.Sprintf("no longer same-origin: now gets the CORS grants of class %q (allowed by %s)", c.new.Classes[i].Name, by)
 				break
 			}
 		}

@@ -259,3 +259,48 @@ func TestReportJSONAndText(t *testing.T) {
 		t.Errorf("no changes:\n%s", text)
 	}
 }
+
+// bigDocs returns a policy with n exact origins in one external class, and
+// a version where the first removed of them are gone and a wildcard covers
+// them all.
+func bigDocs(n, removed int) (old, new *policy.Document) {
+	origins := make([]string, n)
+	for i := range origins {
+		origins[i] = fmt.Sprintf("https://h%d.tenant.example.com", i)
+	}
+	class := func(origins []string) policy.ClassSpec {
+		return policy.ClassSpec{Name: "public", Match: policy.MatchSpec{PathPrefixes: []string{"/api/"}},
+			AllowOrigins: origins, DenyAction: policy.DenyOmit}
+	}
+	internal := policy.ClassSpec{Name: "internal", Match: policy.MatchSpec{PathPrefixes: []string{"/"}}, DenyAction: policy.DenyOmit}
+	old = &policy.Document{Version: 1, Classes: []policy.ClassSpec{class(origins), internal}}
+	newOrigins := append([]string{"https://*.tenant.example.com"}, origins[removed:]...)
+	new = &policy.Document{Version: 1, Classes: []policy.ClassSpec{class(newOrigins), internal}}
+	return old, new
+}
+
+// Allowlists of 100,000 entries compare in linear time (a quadratic
+// comparison would not finish within the test timeout).
+func TestLargeAllowlists(t *testing.T) {
+	old, new := bigDocs(100_000, 1000)
+	r := Documents(old, new)
+	if r.Summary != (Summary{Changes: 1001, Widens: 1, Neutral: 1000}) {
+		t.Fatalf("summary %+v", r.Summary)
+	}
+	w := r.Changes[0]
+	if w.Value != "https://*.tenant.example.com" || w.Effect != Widens ||
+		!strings.Contains(w.Note, "including https://h0.tenant.example.com, https://h1.tenant.example.com, https://h2.tenant.example.com and more") {
+		t.Errorf("wildcard change: %+v", w)
+	}
+	if ch := r.Changes[1]; ch.Op != Removed || ch.Effect != Neutral || ch.Note != "still allowed by https://*.tenant.example.com" {
+		t.Errorf("removal: %+v", ch)
+	}
+}
+
+func BenchmarkDocuments100k(b *testing.B) {
+	old, new := bigDocs(100_000, 1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		Documents(old, new)
+	}
+}

@@ -72,7 +72,8 @@ func TestOriginCovers(t *testing.T) {
 		{"https://a.example", "https://*.a.example", false},
 	}
 	for _, tt := range tests {
-		if got := parseOrigin(tt.q).covers(parseOrigin(tt.p)); got != tt.want {
+		_, got := newOriginIndex([]originPattern{parseOrigin(tt.q)}).coveredBy(parseOrigin(tt.p))
+		if got != tt.want {
 			t.Errorf("%s covers %s = %v, want %v", tt.q, tt.p, got, tt.want)
 		}
 	}

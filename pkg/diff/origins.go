@@ -47,49 +47,62 @@ func parseOrigins(list []string) []originPattern {
 	return out
 }
 
-// covers reports whether every origin p matches is also matched by q.
-func (q originPattern) covers(p originPattern) bool {
-	if q.raw == p.raw {
-		return true
-	}
-	if q.scheme != p.scheme || q.port != p.port || q.scheme == "" {
-		return false
-	}
-	if !q.wild {
-		return !p.wild && q.host == p.host
-	}
-	if p.wild && p.host == q.host {
-		return true
-	}
-	return strings.HasSuffix(p.host, "."+q.host)
+// originIndex answers "which entry covers this origin?" in time linear in
+// the number of labels of the origin's host, so that comparing allowlists
+// of 100,000 entries stays fast.
+type originIndex struct {
+	raw  map[string]bool
+	wild map[string]string // scheme|port|domain of a wildcard → its entry
 }
 
-// coveredBy returns the first entry of list that covers p.
-func coveredBy(list []originPattern, p originPattern) (string, bool) {
-	for _, q := range list {
-		if q.raw == p.raw {
-			return q.raw, true
+func wildKey(scheme, port, domain string) string { return scheme + "|" + port + "|" + domain }
+
+func newOriginIndex(list []originPattern) *originIndex {
+	ix := &originIndex{raw: make(map[string]bool, len(list)), wild: map[string]string{}}
+	for _, p := range list {
+		ix.raw[p.raw] = true
+		if p.wild && p.scheme != "" {
+			ix.wild[wildKey(p.scheme, p.port, p.host)] = p.raw
 		}
 	}
-	for _, q := range list {
-		if q.covers(p) {
-			return q.raw, true
+	return ix
+}
+
+// coveredBy returns an entry of the index that covers p: p itself, or a
+// wildcard for p's domain (if p is a wildcard) or for a proper suffix of
+// p's host.
+func (ix *originIndex) coveredBy(p originPattern) (string, bool) {
+	if ix.raw[p.raw] {
+		return p.raw, true
+	}
+	if p.scheme == "" || len(ix.wild) == 0 || strings.HasPrefix(p.host, "[") {
+		return "", false
+	}
+	h := p.host
+	if p.wild {
+		if w, ok := ix.wild[wildKey(p.scheme, p.port, h)]; ok {
+			return w, true
 		}
 	}
-	return "", false
+	for {
+		i := strings.IndexByte(h, '.')
+		if i < 0 {
+			return "", false
+		}
+		h = h[i+1:]
+		if w, ok := ix.wild[wildKey(p.scheme, p.port, h)]; ok {
+			return w, true
+		}
+	}
 }
 
 // uncovered returns the entries of list that no entry of by covers, in
 // order and without duplicates.
 func uncovered(list, by []originPattern) []string {
+	ix := newOriginIndex(by)
 	var out []string
-	seen := map[string]bool{}
-	for _, p := range list {
-		if seen[p.raw] {
-			continue
-		}
-		seen[p.raw] = true
-		if _, ok := coveredBy(by, p); !ok {
+	for _, p := range dedupe(list) {
+		if _, ok := ix.coveredBy(p); !ok {
 			out = append(out, p.raw)
 		}
 	}
@@ -100,29 +113,50 @@ func uncovered(list, by []originPattern) []string {
 // allowlist. An added entry that the old list already covers (or a
 // removed one the new list still covers) is neutral.
 func originChanges(class, field string, old, new []string) []Change {
-	op, np := parseOrigins(old), parseOrigins(new)
+	op, np := dedupe(parseOrigins(old)), dedupe(parseOrigins(new))
+	oldIx, newIx := newOriginIndex(op), newOriginIndex(np)
+
+	// For the notes: which old entries each added wildcard covers.
+	var addedWild []originPattern
+	for _, p := range np {
+		if p.wild && !oldIx.raw[p.raw] {
+			addedWild = append(addedWild, p)
+		}
+	}
+	includes := map[string][]string{}
+	if len(addedWild) > 0 {
+		wildIx := newOriginIndex(addedWild)
+		for _, p := range op {
+			if w, ok := wildIx.coveredBy(p); ok && w != p.raw && len(includes[w]) < maxIncluded+1 {
+				includes[w] = append(includes[w], p.raw)
+			}
+		}
+	}
+
 	var out []Change
-	for _, p := range dedupe(np) {
-		if containsRaw(op, p.raw) {
+	for _, p := range np {
+		if oldIx.raw[p.raw] {
 			continue
 		}
 		ch := Change{Class: class, Field: field, Op: Added, Value: p.raw, Effect: Widens}
-		if by, ok := coveredBy(op, p); ok {
+		if by, ok := oldIx.coveredBy(p); ok {
 			ch.Effect, ch.Note = Neutral, "already allowed by "+by
 		} else if p.wild {
 			ch.Note = "wildcard: every subdomain of " + p.host
-			if was := coveredList(p, op); len(was) > 0 {
+			if was := includes[p.raw]; len(was) > maxIncluded {
+				ch.Note += ", including " + strings.Join(was[:maxIncluded], ", ") + " and more"
+			} else if len(was) > 0 {
 				ch.Note += ", including " + strings.Join(was, ", ")
 			}
 		}
 		out = append(out, ch)
 	}
-	for _, p := range dedupe(op) {
-		if containsRaw(np, p.raw) {
+	for _, p := range op {
+		if newIx.raw[p.raw] {
 			continue
 		}
 		ch := Change{Class: class, Field: field, Op: Removed, Value: p.raw, Effect: Narrows}
-		if by, ok := coveredBy(np, p); ok {
+		if by, ok := newIx.coveredBy(p); ok {
 			ch.Effect, ch.Note = Neutral, "still allowed by "+by
 		}
 		out = append(out, ch)
@@ -130,25 +164,8 @@ func originChanges(class, field string, old, new []string) []Change {
 	return out
 }
 
-// coveredList returns the entries of list that w covers (other than w).
-func coveredList(w originPattern, list []originPattern) []string {
-	var out []string
-	for _, p := range list {
-		if p.raw != w.raw && w.covers(p) {
-			out = append(out, p.raw)
-		}
-	}
-	return out
-}
-
-func containsRaw(list []originPattern, raw string) bool {
-	for _, p := range list {
-		if p.raw == raw {
-			return true
-		}
-	}
-	return false
-}
+// maxIncluded bounds the old entries a note lists under a new wildcard.
+const maxIncluded = 3
 
 func dedupe(list []originPattern) []originPattern {
 	seen := make(map[string]bool, len(list))
