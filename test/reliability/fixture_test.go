@@ -22,7 +22,7 @@ import (
 
 // Origins of the fixture.
 const (
-	partner  = "https://partner.example.org"    // allowed by policyA only
+	partner  = "https://partner.example.org"     // allowed by policyA only
 	tenant   = "https://shop.tenant.example.com" // allowed by both (wildcard)
 	attacker = "https://evil.example"            // allowed by neither
 )
