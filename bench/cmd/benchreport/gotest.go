@@ -68,6 +68,33 @@ func (s Samples) Median(name, unit string) (float64, bool) {
 	return (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2, true
 }
 
+// Ratio returns a's metric over b's. When both ran once per pass, it is
+// the median of the per-pass ratios: the two ran seconds apart, so a burst
+// of background load that slows one pass slows both, and cancels out.
+// Otherwise it is the ratio of the medians.
+func (s Samples) Ratio(a, b, unit string) (float64, bool) {
+	as, bs := s[a], s[b]
+	if len(as) > 0 && len(as) == len(bs) {
+		var rs []float64
+		for i := range as {
+			x, okA := as[i][unit]
+			y, okB := bs[i][unit]
+			if okA && okB && y != 0 {
+				rs = append(rs, x/y)
+			}
+		}
+		if len(rs) == len(as) {
+			return median(rs)
+		}
+	}
+	x, okA := s.Median(a, unit)
+	y, okB := s.Median(b, unit)
+	if !okA || !okB || y == 0 {
+		return 0, false
+	}
+	return x / y, true
+}
+
 // Merge adds o's samples to s.
 func (s Samples) Merge(o Samples) {
 	for k, v := range o {

@@ -125,9 +125,10 @@ func (r *report) rows() []row {
 		x := row{what: "Allowed actual request: decision vs rs/cors (in process)", goal: "≤ 1.00x"}
 		d, ok1 := r.med("Decision/allowed_actual/cors-authz-decide", "ns/op")
 		rs, ok2 := r.med("Decision/allowed_actual/rs-cors", "ns/op")
-		if ok1 && ok2 {
+		ratio, ok3 := r.micro.Ratio("Decision/allowed_actual/cors-authz-decide", "Decision/allowed_actual/rs-cors", "ns/op")
+		if ok1 && ok2 && ok3 {
 			x.measured, x.baseline = fmtNs(d), "rs/cors "+fmtNs(rs)
-			x.ratio, x.met = fmtX(d/rs), yesNo(d <= rs)
+			x.ratio, x.met = fmtX(ratio), yesNo(ratio <= 1)
 		} else {
 			x = merge(x, na)
 		}
@@ -160,10 +161,12 @@ func (r *report) rows() []row {
 		x := row{what: fmt.Sprintf("Decision at %s exact origins vs %d (+%s wildcards), worst of %d cases", thousands(big), small, thousands(scale.Wildcards), len(scaleCases)), goal: "≤ 1.5x"}
 		worst, worstCase, worstB, worstS := 0.0, "", 0.0, 0.0
 		for _, c := range scaleCases {
-			b, ok1 := r.med(fmt.Sprintf("Scale/exact=%d/Decide/%s", big, c), "ns/op")
-			s, ok2 := r.med(fmt.Sprintf("Scale/exact=%d/Decide/%s", small, c), "ns/op")
-			if ok1 && ok2 && b/s > worst {
-				worst, worstCase, worstB, worstS = b/s, c, b, s
+			bn, sn := fmt.Sprintf("Scale/exact=%d/Decide/%s", big, c), fmt.Sprintf("Scale/exact=%d/Decide/%s", small, c)
+			b, ok1 := r.med(bn, "ns/op")
+			s, ok2 := r.med(sn, "ns/op")
+			ratio, ok3 := r.micro.Ratio(bn, sn, "ns/op")
+			if ok1 && ok2 && ok3 && ratio > worst {
+				worst, worstCase, worstB, worstS = ratio, c, b, s
 			}
 		}
 		if worstCase != "" {
@@ -281,7 +284,7 @@ func (r *report) decisionTable() string {
 	b.WriteString("\n|---|" + strings.Repeat("---|", len(impls)) + "\n")
 	for _, c := range fixture.Cases {
 		fmt.Fprintf(&b, "| %s |", strings.ReplaceAll(c.Name, "_", " "))
-		rs, okRS := r.med("Decision/"+c.Name+"/rs-cors", "ns/op")
+		_, okRS := r.med("Decision/"+c.Name+"/rs-cors", "ns/op")
 		for _, im := range impls {
 			name := "Decision/" + c.Name + "/" + im.key
 			ns, ok := r.med(name, "ns/op")
@@ -292,8 +295,8 @@ func (r *report) decisionTable() string {
 			allocs, _ := r.med(name, "allocs/op")
 			bytes, _ := r.med(name, "B/op")
 			cell := fmt.Sprintf(" %s, %.0f allocs (%.0f B)", fmtNs(ns), allocs, bytes)
-			if okRS && im.key != "rs-cors" {
-				cell += ", " + fmtX(ns/rs)
+			if ratio, ok := r.micro.Ratio(name, "Decision/"+c.Name+"/rs-cors", "ns/op"); okRS && ok && im.key != "rs-cors" {
+				cell += ", " + fmtX(ratio)
 			}
 			b.WriteString(cell + " |")
 		}
@@ -336,13 +339,13 @@ func (r *report) scaleTable() string {
 		fmt.Fprintf(&b, "| %s | %.2f MiB | %s | %.2f MiB |", thousands(n), file, fmtNs(ns), heap)
 		for _, c := range scaleCases {
 			d, ok := r.med(fmt.Sprintf("Scale/exact=%d/Decide/%s", n, c), "ns/op")
-			base, okB := r.med(fmt.Sprintf("Scale/exact=%d/Decide/%s", scale.Sizes[0], c), "ns/op")
+			ratio, okB := r.micro.Ratio(fmt.Sprintf("Scale/exact=%d/Decide/%s", n, c), fmt.Sprintf("Scale/exact=%d/Decide/%s", scale.Sizes[0], c), "ns/op")
 			switch {
 			case !ok:
 				b.WriteString(" n/a |")
 			case okB && n != scale.Sizes[0]:
 				allocs, _ := r.med(fmt.Sprintf("Scale/exact=%d/Decide/%s", n, c), "allocs/op")
-				fmt.Fprintf(&b, " %s, %.0f allocs, %s |", fmtNs(d), allocs, fmtX(d/base))
+				fmt.Fprintf(&b, " %s, %.0f allocs, %s |", fmtNs(d), allocs, fmtX(ratio))
 			default:
 				allocs, _ := r.med(fmt.Sprintf("Scale/exact=%d/Decide/%s", n, c), "allocs/op")
 				fmt.Fprintf(&b, " %s, %.0f allocs |", fmtNs(d), allocs)

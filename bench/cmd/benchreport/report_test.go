@@ -202,3 +202,26 @@ func TestWriteChart(t *testing.T) {
 		t.Error("writeChart accepted a .gif")
 	}
 }
+
+func TestRatio(t *testing.T) {
+	s := Samples{
+		"a":   {{"ns/op": 100}, {"ns/op": 1000}, {"ns/op": 300}},
+		"b":   {{"ns/op": 50}, {"ns/op": 1000}, {"ns/op": 600}},
+		"one": {{"ns/op": 150}},
+	}
+	tests := []struct {
+		a, b string
+		want float64
+		ok   bool
+	}{
+		{"a", "b", 1, true},   // per-pass ratios 2, 1, 0.5: median 1 (medians alone would say 0.5)
+		{"a", "one", 2, true}, // unequal pass counts: ratio of medians
+		{"a", "missing", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := s.Ratio(tt.a, tt.b, "ns/op")
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("Ratio(%s, %s) = %v, %t; want %v, %t", tt.a, tt.b, got, ok, tt.want, tt.ok)
+		}
+	}
+}
