@@ -21,12 +21,14 @@ import (
 )
 
 // loadConfig is a closed-loop load: each worker sends the items in turn,
-// one at a time, until stopped or maxPerWorker calls.
+// one at a time, until stopped or maxPerWorker calls. With once, every
+// item is sent exactly once instead, spread over the workers.
 type loadConfig struct {
 	conns        []*grpc.ClientConn // workers are spread over them
 	workers      int
 	items        []item
 	maxPerWorker int           // bound on each worker's calls
+	once         bool          // send each item once (maxPerWorker is then ignored)
 	callTimeout  time.Duration // per-call hang guard (default 10 s)
 	// pauseOnError is how long a worker sleeps after a failed call, so a
 	// dead server is not hammered in a tight loop (default 0).
@@ -103,6 +105,9 @@ func startLoad(t testing.TB, cfg loadConfig) *load {
 	if cfg.callTimeout == 0 {
 		cfg.callTimeout = 10 * time.Second
 	}
+	if cfg.once {
+		cfg.maxPerWorker = (len(cfg.items) + cfg.workers - 1) / cfg.workers
+	}
 	if cfg.maxPerWorker <= 0 {
 		t.Fatal("startLoad: maxPerWorker must bound the load")
 	}
@@ -123,6 +128,11 @@ func (l *load) worker(ctx context.Context, t testing.TB, cfg loadConfig, client 
 	st := l.stats
 	for n := 0; n < cfg.maxPerWorker && ctx.Err() == nil; n++ {
 		i := (w + n) % len(cfg.items)
+		if cfg.once {
+			if i = w + n*cfg.workers; i >= len(cfg.items) {
+				return
+			}
+		}
 		it := &cfg.items[i]
 		cctx, cancel := context.WithTimeout(ctx, cfg.callTimeout)
 		resp, err := client.Check(cctx, it.req)
@@ -170,6 +180,14 @@ func (l *load) worker(ctx context.Context, t testing.TB, cfg loadConfig, client 
 func (l *load) stop() *loadStats {
 	l.cancel()
 	l.wg.Wait()
+	return l.stats
+}
+
+// wait waits for the workers to finish their maxPerWorker calls and
+// returns the statistics.
+func (l *load) wait() *loadStats {
+	l.wg.Wait()
+	l.cancel()
 	return l.stats
 }
 
