@@ -31,7 +31,7 @@ func TestHostileInput(t *testing.T) {
 	// Each hostile value carries a marker that must never come back.
 	const mark = "zq7hostile"
 	huge := "https://" + mark + strings.Repeat("a", 1<<20) + ".tenant.example.com" // 1 MiB, under an allowed wildcard
-	names := strings.TrimSuffix(strings.Repeat(mark+"-h,", 10_000), ",")          // 10,000 names
+	names := strings.TrimSuffix(strings.Repeat(mark+"-h,", 10_000), ",")           // 10,000 names
 	var manyHeaders []checktest.Option
 	for i := range 10_000 {
 		manyHeaders = append(manyHeaders, checktest.WithHeader(fmt.Sprintf("x-%s-%d", mark, i), mark))
