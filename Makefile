@@ -49,5 +49,10 @@ bench:
 bench-quick:
 	cd bench && $(GO) run ./cmd/benchreport -quick -out= -chart=
 
+## soak: sustained load against the real (non-race) binary, concurrency 64, for SOAK (default 5m); not in CI (test-unit runs a 10 s race-enabled version)
+SOAK ?= 5m
+soak:
+	CORS_AUTHZ_SOAK=$(SOAK) $(GO) test -count=1 -timeout 30m -run '^TestSustainedLoad$$' -v ./test/reliability
+
 clean:
 	rm -rf bin
