@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,11 +20,11 @@ import (
 // cors-authz and the no-op ceiling, side by side, as SVG or PNG (by the
 // file's extension).
 func writeChart(path string, r *report) error {
-	thr, err := chartPanel(r, "Throughput", "k requests/s", func(l loadRun) float64 { return l.Res.RPS / 1e3 })
+	thr, err := chartPanel(r, "Throughput", "k requests/s", false, func(l loadRun) float64 { return l.Res.RPS / 1e3 })
 	if err != nil {
 		return err
 	}
-	lat, err := chartPanel(r, "p99 latency", "ms", func(l loadRun) float64 { return float64(l.Res.P99) / 1e6 })
+	lat, err := chartPanel(r, "p99 latency", "ms (log scale)", true, func(l loadRun) float64 { return float64(l.Res.P99) / 1e6 })
 	if err != nil {
 		return err
 	}
@@ -53,9 +54,11 @@ func writeChart(path string, r *report) error {
 	return f.Close()
 }
 
-func chartPanel(r *report, title, unit string, f func(loadRun) float64) (*plot.Plot, error) {
+// chartPanel plots f's median over rounds against concurrency for both
+// servers, with bars from the lowest to the highest round.
+func chartPanel(r *report, title, unit string, logY bool, f func(loadRun) float64) (*plot.Plot, error) {
 	p := plot.New()
-	p.Title.Text = title + " against concurrency"
+	p.Title.Text = title + " against concurrency (median, min–max of rounds)"
 	p.X.Label.Text = "concurrent requests (closed-loop workers)"
 	p.Y.Label.Text = unit
 	p.X.Scale = plot.LogScale{}
@@ -65,10 +68,9 @@ func chartPanel(r *report, title, unit string, f func(loadRun) float64) (*plot.P
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	p.X.Min, p.X.Max = 0.8, float64(concurrencies[len(concurrencies)-1])*1.25
-	p.Y.Min = 0
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Add(plotter.NewGrid())
-	top := 0.0
+	top, bottom := 0.0, math.Inf(1)
 	for _, s := range []struct {
 		target, name string
 		col          color.Color
@@ -78,11 +80,23 @@ func chartPanel(r *report, title, unit string, f func(loadRun) float64) (*plot.P
 		{"noop", "no-op ext_authz (ceiling)", color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff}, true},
 	} {
 		var pts plotter.XYs
+		var bars errPoints
 		for _, c := range concurrencies {
-			if v, ok := r.loadStat(s.target, c, f); ok {
-				pts = append(pts, plotter.XY{X: float64(c), Y: v})
-				top = max(top, v)
+			v, ok := r.loadStat(s.target, c, f)
+			if !ok {
+				continue
 			}
+			lo, hi := v, v
+			for _, l := range r.loads {
+				if l.Target == s.target && l.Concurrency == c {
+					lo, hi = min(lo, f(l)), max(hi, f(l))
+				}
+			}
+			// Offset the two servers' bars slightly so both stay visible.
+			x := float64(c) * map[bool]float64{true: 0.96, false: 1.04}[s.dashed]
+			pts = append(pts, plotter.XY{X: x, Y: v})
+			bars = append(bars, errPoint{x: x, y: v, lo: v - lo, hi: hi - v})
+			top, bottom = max(top, hi), min(bottom, lo)
 		}
 		if len(pts) == 0 {
 			continue
@@ -99,9 +113,31 @@ func chartPanel(r *report, title, unit string, f func(loadRun) float64) (*plot.P
 		} else {
 			points.Shape = draw.CircleGlyph{}
 		}
-		p.Add(line, points)
+		eb, err := plotter.NewYErrorBars(bars)
+		if err != nil {
+			return nil, err
+		}
+		eb.Color = s.col
+		p.Add(line, points, eb)
 		p.Legend.Add(s.name, line, points)
 	}
-	p.Y.Max = top * 1.3 // room for the legend
+	if logY && bottom > 0 && !math.IsInf(bottom, 0) {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Min, p.Y.Max = bottom/1.5, top*4 // room for the legend
+	} else {
+		p.Y.Min, p.Y.Max = 0, top*1.3
+	}
 	return p, nil
+}
+
+// errPoint is a point with its spread, for plotter.YErrorBars.
+type errPoint struct{ x, y, lo, hi float64 }
+
+type errPoints []errPoint
+
+func (e errPoints) Len() int                    { return len(e) }
+func (e errPoints) XY(i int) (float64, float64) { return e[i].x, e[i].y }
+func (e errPoints) YError(i int) (float64, float64) {
+	return e[i].lo, e[i].hi
 }
