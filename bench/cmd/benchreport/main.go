@@ -203,9 +203,9 @@ func measure(ctx context.Context, set settings, isQuick bool, conns int, serveBi
 	}
 	shown := strings.NewReplacer(tmp, "$TMP", authzAddr, "127.0.0.1:PORT1", adminAddr, "127.0.0.1:PORT2", noopAddr, "127.0.0.1:PORT3")
 	rep.commands = append(rep.commands,
-		shown.Replace("cors-authz "+strings.Join(serveArgs, " ")+"   # pinned: taskset -c "+rep.pin.server),
-		shown.Replace("noop -grpc-addr "+noopAddr+"   # pinned: taskset -c "+rep.pin.server),
-		fmt.Sprintf("loadgen -addr ADDR -json -concurrency C -conns %d -duration %v -warmup %v -verify=(true for cors-authz, false for noop)   # pinned: taskset -c %s", conns, set.duration, set.warmup, rep.pin.client))
+		shown.Replace("cors-authz "+strings.Join(serveArgs, " ")+rep.pin.note(rep.pin.server)),
+		shown.Replace("noop -grpc-addr "+noopAddr+rep.pin.note(rep.pin.server)),
+		fmt.Sprintf("loadgen -addr ADDR -json -concurrency C -conns %d -duration %v -warmup %v -verify=(true for cors-authz, false for noop)%s", conns, set.duration, set.warmup, rep.pin.note(rep.pin.client)))
 
 	// 4. Load: at each concurrency, alternate cors-authz and noop runs.
 	targets := []struct {

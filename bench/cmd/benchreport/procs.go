@@ -46,6 +46,14 @@ func (p pinning) String() string {
 	return fmt.Sprintf("servers pinned to CPU %s, load generator to CPU %s (taskset)", p.server, p.client)
 }
 
+// note is a shell comment saying where a command ran.
+func (p pinning) note(cpu string) string {
+	if !p.ok {
+		return "   # not pinned"
+	}
+	return "   # run as: taskset -c " + cpu + " ..."
+}
+
 // command returns bin with args, prefixed by taskset when pinning works.
 func (p pinning) command(ctx context.Context, cpu, bin string, args ...string) *exec.Cmd {
 	if p.ok {
