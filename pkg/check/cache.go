@@ -3,6 +3,7 @@ package check
 import (
 	"bytes"
 	"hash/maphash"
+	"sync/atomic"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -58,12 +59,14 @@ type verdictCache struct {
 	q    *lru.TwoQueueCache[uint64, *cacheEntry]
 }
 
-// cacheEntry is one cached answer. It is immutable once added.
+// cacheEntry is one cached answer. It is immutable once added, except
+// for the shadow policy's remembered outcome (shadow.go).
 type cacheEntry struct {
 	key     []byte // class index + policy cache key
 	resp    *authv3.CheckResponse
 	outcome outcome
 	reason  policy.Reason
+	shadow  atomic.Pointer[shadowMemo] // nil without a shadow policy
 }
 
 func newVerdictCache(size int) *verdictCache {
@@ -102,7 +105,15 @@ func (c *verdictCache) get(key []byte) (*cacheEntry, bool) {
 
 // add caches resp under key; the key bytes are copied.
 func (c *verdictCache) add(key []byte, resp *authv3.CheckResponse, out outcome, reason policy.Reason) {
+	c.addMemo(key, resp, out, reason, nil)
+}
+
+// addMemo is add with the shadow policy's outcome memo (nil for none).
+func (c *verdictCache) addMemo(key []byte, resp *authv3.CheckResponse, out outcome, reason policy.Reason, memo *shadowMemo) {
 	e := &cacheEntry{key: bytes.Clone(key), resp: resp, outcome: out, reason: reason}
+	if memo != nil {
+		e.shadow.Store(memo)
+	}
 	c.q.Add(maphash.Bytes(c.seed, key), e)
 }
 

@@ -77,6 +77,10 @@ const (
 	metricMisses     = "cors_authz_cache_misses_total"
 	metricEntries    = "cors_authz_cache_entries"
 	metricGeneration = "cors_authz_policy_generation"
+
+	metricShadowChecks        = "cors_authz_shadow_checks_total"
+	metricShadowDisagreements = "cors_authz_shadow_disagreements_total"
+	metricShadowGeneration    = "cors_authz_shadow_policy_generation"
 )
 
 // durationBuckets suit a handler whose cache hits take well under a
@@ -94,6 +98,10 @@ type metrics struct {
 	misses     prometheus.Counter
 	generation prometheus.Gauge
 	entries    prometheus.GaugeFunc
+
+	shadowChecks     prometheus.Counter
+	disagreements    *prometheus.CounterVec
+	shadowGeneration prometheus.Gauge
 }
 
 // newMetrics creates the collectors and registers them with reg, if not
@@ -125,9 +133,22 @@ func newMetrics(reg prometheus.Registerer, entries func() float64) *metrics {
 			Name: metricEntries,
 			Help: "Entries in the verdict cache of the policy in use.",
 		}, entries),
+		shadowChecks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: metricShadowChecks,
+			Help: "Checks also decided under the shadow policy (serve --shadow-config), which is never enforced.",
+		}),
+		disagreements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricShadowDisagreements,
+			Help: "Checks on which the shadow policy's verdict differs from the enforced one, by enforced class and kind: would_allow (enforced denies, shadow allows), would_deny (enforced allows, shadow denies), headers_differ (same allow/deny, other status or headers).",
+		}, []string{"class", "kind"}),
+		shadowGeneration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: metricShadowGeneration,
+			Help: "Generation of the shadow policy in use: 0 when none is set, else +1 per shadow policy loaded.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.checks, m.duration, m.hits, m.misses, m.generation, m.entries)
+		reg.MustRegister(m.checks, m.duration, m.hits, m.misses, m.generation, m.entries,
+			m.shadowChecks, m.disagreements, m.shadowGeneration)
 	}
 	return m
 }
@@ -137,6 +158,17 @@ func newMetrics(reg prometheus.Registerer, entries func() float64) *metrics {
 func (m *metrics) counters(class string) (cs [numOutcomes]prometheus.Counter) {
 	for o := range numOutcomes {
 		cs[o] = m.checks.WithLabelValues(class, o.String())
+	}
+	return cs
+}
+
+// disagreementCounters resolves the shadow disagreement children of one
+// enforced class (diffNone's slot stays nil). They are created when a
+// shadow policy is paired with a snapshot, so the series exist, at zero,
+// exactly when a shadow policy is set.
+func (m *metrics) disagreementCounters(class string) (cs [numDiffs]prometheus.Counter) {
+	for d := diffWouldAllow; d < numDiffs; d++ {
+		cs[d] = m.disagreements.WithLabelValues(class, d.String())
 	}
 	return cs
 }

@@ -37,6 +37,10 @@ type Options struct {
 	// Registerer, if not nil, gets the service's Prometheus collectors.
 	// Register one Service per registry.
 	Registerer prometheus.Registerer
+	// ShadowLogRate is how many shadow-policy disagreements per second are
+	// logged at most (every one is counted); 0 (or less) logs none.
+	// `cors-authz serve` uses 1 unless told otherwise (--shadow-log-rate).
+	ShadowLogRate float64
 }
 
 // Snapshot describes the policy in use.
@@ -56,8 +60,14 @@ type Service struct {
 	cur  atomic.Pointer[snapshot] // nil until the first SetPolicy
 	boot *snapshot                // answers before the first SetPolicy
 
-	mu  sync.Mutex // serialises SetPolicy
+	mu  sync.Mutex // serialises SetPolicy and SetShadow
 	gen uint64
+
+	// The shadow policy (shadow.go); guarded by mu. Checks read it through
+	// the enforced snapshot's shadow pair.
+	sh        *shadowSnap
+	shGen     uint64
+	shadowLog *sampler // nil: disagreements are not logged
 }
 
 var _ authv3.AuthorizationServer = (*Service)(nil)
@@ -70,7 +80,7 @@ const emptyPolicyYAML = "version: 1\nclasses: []\n"
 // New returns a Service. Until SetPolicy is called it is not Ready, and
 // answers every Check with the default deny of a policy with no classes.
 func New(opts Options) *Service {
-	s := &Service{log: opts.Logger, cacheSize: opts.CacheSize}
+	s := &Service{log: opts.Logger, cacheSize: opts.CacheSize, shadowLog: newSampler(opts.ShadowLogRate)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -102,6 +112,9 @@ func (s *Service) SetPolicy(p *policy.Policy) (generation uint64) {
 	}
 	s.gen++
 	snap := s.newSnapshot(p, s.gen, time.Now())
+	if s.sh != nil {
+		snap.shadow.Store(s.newShadowPair(snap))
+	}
 	s.cur.Store(snap)
 	s.m.generation.Set(float64(s.gen))
 	s.log.Info("check: policy in use", "generation", s.gen, "source", p.Source(), "sha256", p.SHA256(), "classes", len(p.Classes()))
@@ -165,6 +178,7 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) *authv3.C
 
 	rt := snap.pol.Classify(&r)
 	cs := snap.classState(rt.Class)
+	sp := snap.shadow.Load() // nil without a shadow policy
 
 	var (
 		key []byte
@@ -175,6 +189,9 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) *authv3.C
 		if key, ok = appendKey(buf[:0], rt, &r); ok {
 			if e, hit := snap.cache.get(key); hit {
 				s.m.hits.Inc()
+				if sp != nil {
+					s.shadowHit(ctx, snap, sp, cs, e, &r, rt)
+				}
 				s.record(ctx, start, snap, cs, e.outcome, rt.Kind, e.reason, "", true)
 				return e.resp
 			}
@@ -186,13 +203,18 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) *authv3.C
 
 	v := snap.pol.DecideRoute(&r, rt)
 	out := outcomeOf(&v)
+	static := isStatic(&v)
+	var memo *shadowMemo
+	if sp != nil {
+		memo = s.shadowMiss(ctx, sp, cs, &r, &v, key != nil && !static)
+	}
 	var resp *authv3.CheckResponse
-	if isStatic(&v) {
+	if static {
 		resp = cs.statics.get(&v)
 	} else {
 		resp = buildResponse(&v)
 		if key != nil {
-			snap.cache.add(key, resp, out, v.Reason)
+			snap.cache.addMemo(key, resp, out, v.Reason, memo)
 		}
 	}
 	s.record(ctx, start, snap, cs, out, v.Kind, v.Reason, v.Detail, false)
@@ -253,11 +275,16 @@ type snapshot struct {
 	// attributes, or no policy): forward with no CORS headers, which is
 	// the CORS default deny.
 	noHeaders *authv3.CheckResponse
+
+	// shadow is the shadow policy paired with this snapshot, nil when
+	// none is set (SetShadow replaces it).
+	shadow atomic.Pointer[shadowPair]
 }
 
 // classState is what the hot path needs about a class, resolved once per
 // snapshot.
 type classState struct {
+	idx      int // position in snapshot.classes
 	class    *policy.Class
 	label    string
 	counters [numOutcomes]prometheus.Counter
@@ -291,7 +318,7 @@ func (s *Service) newSnapshot(p *policy.Policy, gen uint64, at time.Time) *snaps
 	}
 	snap.classes[0] = classState{class: fb, label: label, counters: s.m.counters(label)}
 	for i, c := range classes {
-		snap.classes[i+1] = classState{class: c, label: c.Name, counters: s.m.counters(c.Name)}
+		snap.classes[i+1] = classState{idx: i + 1, class: c, label: c.Name, counters: s.m.counters(c.Name)}
 	}
 	return snap
 }
