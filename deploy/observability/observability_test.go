@@ -39,21 +39,16 @@ var pendingMetrics = map[string]struct {
 	why    string
 	labels []string
 	source string // a string the implementation's Go source will contain
-}{
-	"cors_authz_shadow_disagreements_total": {
-		why:    "issue 7, phase 2: serve --shadow-config counts disagreements with the enforced policy",
-		labels: []string{"class", "kind"},
-		source: "disagreements_total",
-	},
-}
+}{}
 
 // targetLabels are added by Prometheus (Kubernetes service discovery,
 // relabelling), never by the binary.
 var targetLabels = []string{"namespace", "pod", "instance", "job", "container", "service"}
 
 // registeredMetrics builds the metrics exactly as serve does (admin
-// registry, check service, reload watcher), runs Checks so that every
-// lazily created series exists, and returns the gathered families by name.
+// registry, check service, reload watcher, a shadow policy as with
+// --shadow-config), runs Checks so that every lazily created series
+// exists, and returns the gathered families by name.
 func registeredMetrics(t *testing.T) map[string]*dto.MetricFamily {
 	t.Helper()
 	reg := admin.NewRegistry()
@@ -69,6 +64,7 @@ func registeredMetrics(t *testing.T) map[string]*dto.MetricFamily {
 	if err := w.Load(); err != nil {
 		t.Fatal(err)
 	}
+	svc.SetShadow(policy.Default())
 	req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
 		Http: &authv3.AttributeContext_HttpRequest{
 			Method: "GET", Scheme: "https", Host: "api.example.com", Path: "/api/v1/users",
@@ -370,14 +366,15 @@ func TestCheckExprsCatchesMistakes(t *testing.T) {
 	}{
 		{`sum by (class, verdict) (rate(cors_authz_checks_total{namespace=~"$namespace", verdict=~"denied|rejected"}[5m]))`, 0},
 		{`histogram_quantile(0.99, sum by (le) (rate(cors_authz_check_duration_seconds_bucket[5m])))`, 0},
-		{`sum(rate(cors_authz_shadow_disagreements_total{kind="would_deny"}[5m]))`, 0}, // pending
-		{`rate(cors_authz_check_total[5m])`, 1},                                        // misspelt metric
-		{`rate(cors_authz_cache_hits_total_bucket[5m])`, 1},                            // not a histogram
-		{`rate(cors_authz_checks_total{verdic="denied"}[5m])`, 1},                      // misspelt label
-		{`rate(cors_authz_checks_total{verdict=~"denied|deny"}[5m])`, 1},               // value never set
-		{`rate(cors_authz_policy_reloads_total{result="failed"}[5m])`, 1},              // value never set
-		{`sum by (klass) (rate(cors_authz_checks_total[5m]))`, 1},                      // grouping label
-		{`level:cors_authz_undefined:rate5m > 1`, 1},                                   // recording rule
+		{`sum(rate(cors_authz_shadow_disagreements_total{kind="would_deny"}[5m]))`, 0},
+		{`sum(rate(cors_authz_shadow_disagreements_total{kind="would_denny"}[5m]))`, 1}, // value never set
+		{`rate(cors_authz_check_total[5m])`, 1},                                         // misspelt metric
+		{`rate(cors_authz_cache_hits_total_bucket[5m])`, 1},                             // not a histogram
+		{`rate(cors_authz_checks_total{verdic="denied"}[5m])`, 1},                       // misspelt label
+		{`rate(cors_authz_checks_total{verdict=~"denied|deny"}[5m])`, 1},                // value never set
+		{`rate(cors_authz_policy_reloads_total{result="failed"}[5m])`, 1},               // value never set
+		{`sum by (klass) (rate(cors_authz_checks_total[5m]))`, 1},                       // grouping label
+		{`level:cors_authz_undefined:rate5m > 1`, 1},                                    // recording rule
 	}
 	for _, tt := range tests {
 		problems, _ := exprProblems(fams, []expr{{"test", tt.promql}}, map[string]bool{})
