@@ -67,6 +67,9 @@ func scaleCases() []fixture.Case {
 func TestScaledPolicies(t *testing.T) {
 	for _, n := range []int{10, Sizes[len(Sizes)-1]} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			if n > 1000 && testing.Short() {
+				t.Skip("large policy skipped with -short")
+			}
 			start := time.Now()
 			p, held, err := HeldHeap(PolicyYAML(n))
 			if err != nil {
