@@ -192,3 +192,53 @@ func benchCheck(b *testing.B, c fixture.Case) {
 }
 
 var sinkResp *authv3.CheckResponse
+
+// TestBehaviourCheck checks the in-process Check answers each case as
+// Envoy must apply it, for the request the hit benchmark repeats and for
+// the origins the miss benchmark cycles through.
+func TestBehaviourCheck(t *testing.T) {
+	s, err := CheckService(missCache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range fixture.Cases {
+		origins := append([]string{c.Origin}, MissOrigins(c, 3)...)
+		for _, o := range origins {
+			t.Run(c.Name+"/"+o, func(t *testing.T) {
+				cc := c
+				cc.Origin = o
+				for range 2 { // a miss, then a hit for cacheable verdicts
+					resp, err := s.Check(context.Background(), fixture.CheckRequest(cc, 1))
+					if err != nil {
+						t.Fatal(err)
+					}
+					hdrs := map[string]string{}
+					status := 0
+					if d := resp.GetDeniedResponse(); d != nil {
+						status = int(d.GetStatus().GetCode())
+						for _, h := range d.GetHeaders() {
+							hdrs[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+						}
+					}
+					for _, h := range resp.GetOkResponse().GetResponseHeadersToAdd() {
+						hdrs[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+					}
+					forwarded := resp.GetStatus().GetCode() == 0
+					if forwarded == cc.Preflight {
+						t.Fatalf("forwarded = %t for a preflight=%t request", forwarded, cc.Preflight)
+					}
+					if cc.Preflight {
+						want := http.StatusForbidden
+						if cc.Allowed {
+							want = http.StatusNoContent
+						}
+						if status != want {
+							t.Errorf("preflight answered %d, want %d", status, want)
+						}
+					}
+					checkHeaders(t, cc, func(name string) string { return hdrs[strings.ToLower(name)] })
+				}
+			})
+		}
+	}
+}
