@@ -1,12 +1,14 @@
 // Package admin is cors-authz's operator HTTP interface, served on its own
 // port, apart from the gRPC Check traffic: Prometheus metrics, liveness and
-// readiness probes, and the active policy as JSON. Every handler is
-// read-only.
+// readiness probes, the active and shadow policies as JSON, "why is this
+// origin blocked?" answers (/explain), and a small HTML page showing all of
+// it. Every handler is read-only: only GET and HEAD are served.
 package admin
 
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,8 +25,14 @@ type Options struct {
 	// Policy returns the policy being served; a zero State (nil Policy)
 	// means none is loaded yet.
 	Policy func() State
+	// Shadow returns the shadow policy and its disagreement counts; a zero
+	// ShadowState (nil Policy) means none. nil: never a shadow policy.
+	Shadow func() ShadowState
 	// Ready returns nil when the service can take traffic, else why not.
 	Ready func() error
+	// DisableUI turns the HTML page off: / and /explain?format=html answer
+	// 404; the JSON endpoints stay.
+	DisableUI bool
 	// Logger receives handler errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -45,6 +53,11 @@ type State struct {
 //	GET /healthz  200 while the process runs (liveness)
 //	GET /readyz   200 when Options.Ready returns nil, else 503 (readiness)
 //	GET /policy   the active policy and its reload status, as JSON
+//	GET /shadow   the shadow policy, its reload status and disagreement counts, as JSON (404 without one)
+//	GET /explain  one request explained (explain.Explanation) as JSON; ?format=html: as a page
+//	GET /         the HTML page: both policies, the disagreements, a "Try a request" form
+//
+// Every path also answers HEAD; any other method gets 405.
 func New(opts Options) http.Handler {
 	log := opts.Logger
 	if log == nil {
@@ -52,6 +65,9 @@ func New(opts Options) http.Handler {
 	}
 	if opts.Policy == nil {
 		opts.Policy = func() State { return State{} }
+	}
+	if opts.Shadow == nil {
+		opts.Shadow = func() ShadowState { return ShadowState{} }
 	}
 	if opts.Ready == nil {
 		opts.Ready = func() error { return nil }
@@ -64,5 +80,26 @@ func New(opts Options) http.Handler {
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", readyz(opts.Ready))
 	mux.Handle("GET /policy", policyHandler(opts.Policy, log))
+	mux.Handle("GET /shadow", shadowHandler(opts.Shadow, log))
+	u := &ui{enforced: opts.Policy, shadow: opts.Shadow, log: log}
+	mux.HandleFunc("GET /explain", func(w http.ResponseWriter, r *http.Request) {
+		q, err := parseExplainQuery(r.URL.RawQuery)
+		// A refused query is answered in the format it asked for, as far
+		// as that can be told.
+		html := q.HTML || (err != nil && strings.Contains(r.URL.RawQuery, "format=html"))
+		switch {
+		case html && opts.DisableUI:
+			http.NotFound(w, r)
+		case html:
+			u.explainPage(w, q, err)
+		case err != nil:
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()}, log)
+		default:
+			explainJSON(w, q, opts.Policy, opts.Shadow, log)
+		}
+	})
+	if !opts.DisableUI {
+		mux.HandleFunc("GET /{$}", u.overview)
+	}
 	return mux
 }
