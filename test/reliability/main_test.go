@@ -4,8 +4,8 @@
 // under load, faults and hostile input: live reloads and refused reloads
 // under load, graceful shutdown (SIGTERM) and restart (SIGKILL), sustained
 // load (make soak runs it for 5 minutes), hostile requests, and cache
-// pollution. TestMain builds the binary once (with -race when the tests run
-// with it) and every test starts it with `serve` on 127.0.0.1:0.
+// pollution. The binary is built once, on first use (with -race when the
+// tests run with it), and every test starts it with `serve` on 127.0.0.1:0.
 //
 // Linux only: the tests read /proc and rely on inotify and Pdeathsig.
 package reliability
@@ -15,13 +15,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
-// binPath is the cors-authz binary under test.
-var binPath string
+// The cors-authz binary under test, built on first use (so that listing
+// the tests, or running only in-process ones, builds nothing).
+var (
+	binDir   string
+	binOnce  sync.Once
+	binPath  string
+	binError error
+)
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "cors-authz-reliability-")
@@ -29,16 +36,26 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "reliability:", err)
 		os.Exit(1)
 	}
-	binPath = filepath.Join(dir, "cors-authz")
-	if err := buildBinary(binPath); err != nil {
-		fmt.Fprintln(os.Stderr, "reliability:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	binDir = dir
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
 		os.RemoveAll(dir)
 		os.Exit(code)
 	}))
+}
+
+// binary returns the path of the cors-authz binary, building it once.
+func binary(t testing.TB) string {
+	t.Helper()
+	binOnce.Do(func() {
+		out := filepath.Join(binDir, "cors-authz")
+		if binError = buildBinary(out); binError == nil {
+			binPath = out
+		}
+	})
+	if binError != nil {
+		t.Fatal(binError)
+	}
+	return binPath
 }
 
 // buildBinary builds ./cmd/cors-authz into out, with the race detector when

@@ -69,7 +69,7 @@ func launch(t testing.TB, args ...string) *proc {
 	if !strings.Contains(joined, "--log-format") {
 		args = append(args, "--log-format", "json")
 	}
-	cmd := exec.Command(binPath, append([]string{"serve"}, args...)...)
+	cmd := exec.Command(binary(t), append([]string{"serve"}, args...)...)
 	cmd.Env = serveEnv()
 	logs := &logBuf{}
 	cmd.Stdout = io.Discard // serve writes nothing there
@@ -77,7 +77,7 @@ func launch(t testing.TB, args ...string) *proc {
 	// If the test binary dies, take the server with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", binPath, err)
+		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
 	p := &proc{
 		t:    t,
