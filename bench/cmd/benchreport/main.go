@@ -45,7 +45,7 @@ type settings struct {
 }
 
 var (
-	full  = settings{count: 5, benchtime: "300ms", scaleFilter: "", floodN: "400000x", rounds: 5, duration: 3 * time.Second, warmup: 500 * time.Millisecond, reloads: 3}
+	full  = settings{count: 5, benchtime: "300ms", scaleFilter: "", floodN: "400000x", rounds: 8, duration: 2 * time.Second, warmup: 300 * time.Millisecond, reloads: 3}
 	quick = settings{count: 3, benchtime: "50ms", scaleFilter: "/exact=(10|100000)$/", floodN: "200000x", rounds: 1, duration: time.Second, warmup: 300 * time.Millisecond, reloads: 1}
 )
 
