@@ -435,7 +435,9 @@ max age 600. The allowed origin is the last of the 10 (the worst case for a line
 with `+"`Access-Control-Request-Headers: %s`"+` (lower case and sorted: the form rs/cors requires). The
 libraries run as net/http middleware on a reused ResponseWriter whose header map is cleared each iteration (no
 recorder allocations); cors-authz's Decide is the pure policy decision (verdict with its response headers), its
-Check the whole in-process ext_authz handler from a CheckRequest to a CheckResponse (no gRPC). Each cell: median
+Check the whole in-process ext_authz handler from a CheckRequest to a CheckResponse (no gRPC): "cache hit" repeats
+one request against the default cache, "cache miss" cycles through 4,096 origins with the same verdict (the allowed
+ones through the wildcard) against a 256-entry cache. Each cell: median
 ns/op of %d pass(es), allocs/op (B/op), ratio to rs/cors. `+"`TestBehaviour`"+` checks every implementation's headers
 for every case.
 
