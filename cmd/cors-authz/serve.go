@@ -67,7 +67,10 @@ type server struct {
 	checks  *check.Service
 	watcher *reload.Watcher  // nil for the embedded policy
 	idleHUP <-chan os.Signal // SIGHUP when there is no file to reload
-	health  *healthService
+
+	shadowWatcher *reload.Watcher // nil without --shadow-config
+	stopFanOut    func()          // stops copying SIGHUP to both watchers; nil if not copying
+	health        *healthService
 
 	grpc    *grpc.Server
 	grpcLn  net.Listener
@@ -82,6 +85,8 @@ type server struct {
 // until run. On error everything opened is closed again.
 func newServer(cfg serveConfig, log *slog.Logger, hup <-chan os.Signal) (s *server, err error) {
 	s = &server{cfg: cfg, log: log, health: newHealthService()}
+	// The closers use srv: an error return sets s to nil before they run.
+	srv := s
 	var closers []func()
 	defer func() {
 		if err != nil {
@@ -92,7 +97,19 @@ func newServer(cfg serveConfig, log *slog.Logger, hup <-chan os.Signal) (s *serv
 	}()
 
 	reg := admin.NewRegistry()
-	s.checks = check.New(check.Options{CacheSize: cfg.cacheSize, Logger: log, Registerer: reg})
+	s.checks = check.New(check.Options{CacheSize: cfg.cacheSize, Logger: log, Registerer: reg, ShadowLogRate: cfg.shadowLogRate})
+
+	// SIGHUP reloads every policy file: with a shadow policy file next to
+	// the enforced one, each watcher gets its own copy of the signal.
+	mainHUP, shadowHUP := hup, (<-chan os.Signal)(nil)
+	switch {
+	case cfg.shadowConfig != "" && cfg.configFile == "":
+		mainHUP, shadowHUP = nil, hup
+	case cfg.shadowConfig != "" && hup != nil:
+		outs, stop := fanOut(hup, 2)
+		mainHUP, shadowHUP, s.stopFanOut = outs[0], outs[1], stop
+		closers = append(closers, stop)
+	}
 
 	if cfg.configFile == "" {
 		log.Info("no --config: serving the embedded example policy")
@@ -101,7 +118,7 @@ func newServer(cfg serveConfig, log *slog.Logger, hup <-chan os.Signal) (s *serv
 			return nil, fmt.Errorf("embedded policy: %w", err)
 		}
 		s.checks.SetPolicy(pol)
-		s.idleHUP = hup
+		s.idleHUP = mainHUP
 	} else {
 		s.watcher, err = reload.New(reload.Options{
 			Path:       cfg.configFile,
@@ -110,7 +127,7 @@ func newServer(cfg serveConfig, log *slog.Logger, hup <-chan os.Signal) (s *serv
 			Registerer: reg,
 			Debounce:   cfg.reloadDebounce,
 			Poll:       cfg.reloadPoll,
-			Signals:    hup,
+			Signals:    mainHUP,
 		})
 		if err != nil {
 			return nil, err
@@ -121,7 +138,14 @@ func newServer(cfg serveConfig, log *slog.Logger, hup <-chan os.Signal) (s *serv
 		if err := s.watcher.Start(); err != nil {
 			return nil, err
 		}
-		closers = append(closers, func() { s.watcher.Close() })
+		closers = append(closers, func() { srv.watcher.Close() })
+	}
+	if cfg.shadowConfig != "" {
+		logShadowFlags(log, cfg)
+		if err := s.startShadow(reg, shadowHUP); err != nil {
+			return nil, err
+		}
+		closers = append(closers, func() { srv.shadowWatcher.Close() })
 	}
 
 	tlsConf, err := newTLSConfig(cfg, log)
@@ -139,17 +163,19 @@ func newServer(cfg serveConfig, log *slog.Logger, hup <-chan os.Signal) (s *serv
 	if s.grpcLn, err = listen(cfg.grpcAddr); err != nil {
 		return nil, err
 	}
-	closers = append(closers, func() { s.grpcLn.Close() })
+	closers = append(closers, func() { srv.grpcLn.Close() })
 	if cfg.adminAddr != "" {
 		if s.adminLn, err = net.Listen("tcp", cfg.adminAddr); err != nil {
 			return nil, err
 		}
 		s.admin = &http.Server{
 			Handler: admin.New(admin.Options{
-				Gatherer: reg,
-				Policy:   s.policyState,
-				Ready:    s.ready,
-				Logger:   log,
+				Gatherer:  reg,
+				Policy:    s.policyState,
+				Shadow:    s.shadowState,
+				Ready:     s.ready,
+				Logger:    log,
+				DisableUI: !cfg.adminUI,
 			}),
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       10 * time.Second,
@@ -269,5 +295,12 @@ func (s *server) shutdown() {
 	if s.watcher != nil {
 		s.watcher.Close()
 		s.log.Info("shutdown: policy watcher stopped")
+	}
+	if s.shadowWatcher != nil {
+		s.shadowWatcher.Close()
+		s.log.Info("shutdown: shadow policy watcher stopped")
+	}
+	if s.stopFanOut != nil {
+		s.stopFanOut()
 	}
 }

@@ -19,6 +19,7 @@ func TestParseServeConfig(t *testing.T) {
 		grpcAddr: ":9001", adminAddr: ":9002", cacheSize: check.DefaultCacheSize,
 		logLevel: slog.LevelInfo, logFormat: "json",
 		reloadDebounce: 100 * time.Millisecond, shutdownTimeout: 10 * time.Second,
+		shadowLogRate: 1, adminUI: true,
 	}
 	with := func(f func(c *serveConfig)) serveConfig { c := defaults; f(&c); return c }
 	tests := []struct {

@@ -306,7 +306,7 @@ func (s *Service) logShadow(ctx context.Context, sp *shadowPair, cs *classState,
 		slog.String("enforced_reason", enfReason),
 		slog.String("shadow_reason", shReason),
 		slog.Uint64("shadow_generation", sp.sh.Generation),
-		slog.Uint64("unlogged_before", s.shadowLog.takeSuppressed()),
+		slog.Uint64("unlogged_since_last", s.shadowLog.takeSuppressed()),
 	)
 }
 
