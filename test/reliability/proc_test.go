@@ -288,6 +288,31 @@ func (m metricSet) value(series string) float64 {
 	return 0
 }
 
+// sum adds the samples of every series of the metric name.
+func (m metricSet) sum(name string) float64 {
+	var total float64
+	sc := bufio.NewScanner(strings.NewReader(string(m)))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		rest := line[len(name):]
+		if i := strings.LastIndexByte(rest, '}'); i >= 0 {
+			rest = rest[i+1:]
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(f[0], 64); err == nil {
+			total += v
+		}
+	}
+	return total
+}
+
 // waitFor polls cond every few milliseconds until it holds, failing the
 // test after timeout.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
