@@ -13,13 +13,13 @@ import (
 )
 
 // TestShadowReloadUnderLoad runs with policyA enforced and a shadow policy
-// (--shadow-config) that is swapped 40 times between policyB and policyA
+// (--shadow-config) that is swapped 20 times between policyB and policyA
 // under load. The shadow policy is decided on every Check but never
 // enforced: every answer must be policyA's, byte for byte, throughout,
 // with no RPC error, while the shadow's disagreements (the partner origin,
 // which only policyA allows) are counted.
 func TestShadowReloadUnderLoad(t *testing.T) {
-	const swaps = 40
+	const swaps = 20
 	dir := t.TempDir()
 	path, shadow := filepath.Join(dir, "policy.yaml"), filepath.Join(dir, "shadow.yaml")
 	writeFile(t, path, policyA)
