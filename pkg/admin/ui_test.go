@@ -49,7 +49,9 @@ func uiHandler(t *testing.T, shadow bool, disableUI bool) http.Handler {
 		{File: "policy.yaml", Line: 7, Column: 5, Path: "classes[0].allow_origins[0]", Value: hostileScript, Msg: "not an origin " + hostileAttr},
 	}}
 	opts := admin.Options{
-		Policy:    func() admin.State { return admin.State{Policy: pol, Generation: 3, LoadedAt: at, Reload: &reload.Status{LastSuccess: at, LastError: failure}} },
+		Policy: func() admin.State {
+			return admin.State{Policy: pol, Generation: 3, LoadedAt: at, Reload: &reload.Status{LastSuccess: at, LastError: failure}}
+		},
 		DisableUI: disableUI,
 	}
 	if shadow {
