@@ -250,6 +250,18 @@ func TestShadowMemoFollowsShadowRouting(t *testing.T) {
 	if hits := counter(t, reg, "cors_authz_cache_hits_total"); hits < 5 {
 		t.Errorf("cache hits = %v: the enforced answers should come from one cache entry", hits)
 	}
+
+	// A route naming its class (cors_class) is served by the shadow class
+	// of that name, whatever the shadow's match rules say.
+	s, reg = shadowService(t, check.DefaultCacheSize, split, nil, 0)
+	hinted := checktest.Request("GET", "/api/v2/items", "https://b.example.org", checktest.Class("public-api"))
+	for range 3 {
+		mustCheck(t, s, hinted)
+	}
+	mustCheck(t, s, v2)
+	if d, _ := disagreements(t, reg); !equalCounts(nonZero(d), map[string]float64{"public-api/would_deny": 1}) {
+		t.Errorf("hinted requests agree, the unhinted one is would_deny; got %v", nonZero(d))
+	}
 }
 
 func counter(t testing.TB, reg *prometheus.Registry, name string) float64 {
