@@ -5,7 +5,9 @@
 //
 // The policy is swapped atomically (SetPolicy): every Check sees exactly
 // one snapshot (policy, its verdict cache, its prepared responses and
-// metric children), never a mix of two.
+// metric children), never a mix of two. A shadow policy (SetShadow) is
+// decided next to it and never enforced; disagreements are counted
+// (shadow.go).
 package check
 
 import (
