@@ -14,6 +14,7 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // TestResponseHeadersToAdd pins how OkHttpResponse.response_headers_to_add
@@ -285,9 +286,12 @@ func TestCheckErrors(t *testing.T) {
 	slow := func(ctx context.Context, _ *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 		select {
 		case <-ctx.Done():
+			// The server sees the propagated deadline too; answering OK
+			// here could beat the client's own timer on a loaded machine.
+			return nil, status.FromContextError(ctx.Err()).Err()
 		case <-time.After(5 * time.Second):
+			return okWith(), nil
 		}
-		return okWith(), nil
 	}
 	goErr := func(context.Context, *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 		return nil, errors.New("boom")
