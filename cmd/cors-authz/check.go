@@ -25,16 +25,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "localhost:9001", "cors-authz gRPC address (host:port or unix:///path)")
 	timeout := fs.Duration("timeout", 2*time.Second, "RPC timeout")
-	var in explain.Input
-	var origin optionalString
-	var headers stringList
-	fs.StringVar(&in.Method, "method", "GET", "request method")
-	fs.StringVar(&in.Path, "path", "/", "request path (query allowed)")
-	fs.StringVar(&in.Host, "host", "localhost", "request host (:authority)")
-	fs.StringVar(&in.Scheme, "scheme", "https", "request scheme")
-	fs.Var(&origin, "origin", "Origin header (omit for a request without one)")
-	fs.Var(&headers, "header", "request header 'Name: value' (repeatable)")
-	fs.StringVar(&in.Class, "class", "", "cors_class context extension")
+	rf := requestFlags(fs)
 	asJSON := fs.Bool("json", false, "print the CheckResponse as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cors-authz check [--addr HOST:PORT] --method M --path P [--host H] [--origin O] [--header 'Name: value']... [--class NAME]")
@@ -43,8 +34,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	in.Origin, in.Headers = origin.v, headers
-	req, err := checkRequest(in)
+	req, err := checkRequest(rf.input())
 	if err != nil {
 		fmt.Fprintf(stderr, "check: %v\n", err)
 		return 2

@@ -7,29 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/cors-authz/cors-authz/pkg/explain"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
-
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ", ") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
-
-// optionalString is a string flag that records whether it was given, so
-// that --origin "" (an empty Origin header) differs from no --origin.
-type optionalString struct{ v *string }
-
-func (o *optionalString) String() string {
-	if o.v == nil {
-		return ""
-	}
-	return *o.v
-}
-func (o *optionalString) Set(v string) error { o.v = &v; return nil }
 
 // explainCmd shows the class, verdict and exact Envoy response for one
 // request under a policy file.
@@ -37,16 +18,7 @@ func explainCmd(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", "", "policy file (default: the embedded example policy)")
-	var in explain.Input
-	var origin optionalString
-	var headers stringList
-	fs.StringVar(&in.Method, "method", "GET", "request method")
-	fs.StringVar(&in.Path, "path", "/", "request path (query allowed)")
-	fs.StringVar(&in.Host, "host", "localhost", "request host (:authority)")
-	fs.StringVar(&in.Scheme, "scheme", "https", "request scheme")
-	fs.Var(&origin, "origin", "Origin header (omit for a request without one)")
-	fs.Var(&headers, "header", "request header 'Name: value' (repeatable), e.g. 'Access-Control-Request-Method: PUT'")
-	fs.StringVar(&in.Class, "class", "", "cors_class context extension, as an Envoy route would set it")
+	rf := requestFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cors-authz explain [--config FILE] --method M --path P [--host H] [--origin O] [--header 'Name: value']... [--class NAME] [--json]")
@@ -59,14 +31,12 @@ func explainCmd(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "explain: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	in.Origin, in.Headers = origin.v, headers
-
 	p, err := loadPolicy(*config)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	r, err := in.Request()
+	r, err := rf.input().Request()
 	if err != nil {
 		fmt.Fprintf(stderr, "explain: %v\n", err)
 		return 2
