@@ -1,0 +1,73 @@
+package explain_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/cors-authz/cors-authz/pkg/explain"
+	"github.com/cors-authz/cors-authz/pkg/policy"
+)
+
+func ptr(s string) *string { return &s }
+
+func TestInputRequest(t *testing.T) {
+	in := explain.Input{Method: "OPTIONS", Path: "/api/v1/x", Host: "api.example.com", Origin: ptr("https://a.example"),
+		Headers: []string{"access-control-request-method: PUT", "Access-Control-Request-Headers: x-a", "ACCESS-CONTROL-REQUEST-HEADERS:x-b",
+			"Origin: https://b.example", "Access-Control-Request-Private-Network: true"}}
+	r, err := in.Request()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Repeated headers are joined with "," as Envoy joins them, which makes
+	// two Origins one invalid origin.
+	if r.Origin != "https://a.example,https://b.example" || r.ACRM != "PUT" || r.ACRH != "x-a,x-b" || r.ACRPN != "true" || r.Scheme != "https" {
+		t.Errorf("request = %+v", r)
+	}
+	if _, err := (explain.Input{Headers: []string{"nocolon"}}).Request(); err == nil {
+		t.Error("header without colon accepted")
+	}
+	r, _ = explain.Input{}.Request()
+	if r.HasOrigin || r.Method != "GET" || r.Path != "/" {
+		t.Errorf("defaults = %+v", r)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	p := policy.Default()
+	tests := []struct {
+		in                         explain.Input
+		class, selection, action   string
+		allowed                    bool
+		status                     int
+		reason, firstHeader, write string
+	}{
+		{explain.Input{Method: "OPTIONS", Path: "/api/v1/x", Host: "api.example.com", Origin: ptr("https://partner.example.org"),
+			Headers: []string{"Access-Control-Request-Method: PUT"}},
+			"public-api", "match", "respond", true, 204, "preflight_allowed", "access-control-allow-origin", "answers the request itself with HTTP 204"},
+		{explain.Input{Path: "/api/v1/x", Origin: ptr("https://evil.example")},
+			"public-api", "match", "forward", false, 0, "origin_not_allowed", "vary", "forwards the request upstream"},
+		{explain.Input{Path: "/x", Origin: ptr("https://partner.example.org"), Class: "nope"},
+			"default-deny", "default", "forward", false, 0, "unknown_class: nope", "", "does not define"},
+		{explain.Input{Path: "/x", Origin: ptr("https://partner.example.org"), Class: "public-api"},
+			"public-api", "context_extension", "forward", true, 0, "origin_allowed", "access-control-allow-origin", "context extension"},
+	}
+	for _, tt := range tests {
+		r, err := tt.in.Request()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := explain.Explain(p, r)
+		if e.Class != tt.class || e.Selection != tt.selection || e.Action != tt.action || e.Allowed != tt.allowed || e.HTTPStatus != tt.status || e.Reason != tt.reason {
+			t.Errorf("%+v: got %+v", tt.in, e)
+		}
+		if tt.firstHeader != "" && (len(e.Headers) == 0 || e.Headers[0].Name != tt.firstHeader) {
+			t.Errorf("%+v: headers %+v", tt.in, e.Headers)
+		}
+		var buf bytes.Buffer
+		e.WriteText(&buf)
+		if !strings.Contains(buf.String(), tt.write) {
+			t.Errorf("text lacks %q:\n%s", tt.write, buf.String())
+		}
+	}
+}
