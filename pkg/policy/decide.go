@@ -1,12 +1,10 @@
 package policy
 
 import (
-	"encoding/binary"
 	"strings"
 
 	"github.com/cors-authz/cors-authz/pkg/policy/internal/headers"
 	"github.com/cors-authz/cors-authz/pkg/policy/internal/methods"
-	"github.com/cors-authz/cors-authz/pkg/policy/internal/origin"
 )
 
 // Response header names (Fetch §3.2.3), lower case as HTTP/2 requires.
@@ -27,81 +25,9 @@ const (
 	varyPreflightPN = varyPreflight + ", Access-Control-Request-Private-Network"
 )
 
-// Route is the first half of a decision: which class applies to a request
-// and what kind of request it is. It is cheap (no allowlist lookup), and
-// with the request it determines the verdict; see AppendCacheKey.
-type Route struct {
-	Class     *Class
-	Selection Selection
-	Kind      Kind
-	Hint      string // the cors_class the request named, if any
-
-	origin      origin.Origin // the parsed Origin, when originValid
-	originValid bool
-}
-
 // Decide returns the verdict for r.
 func (p *Policy) Decide(r *Request) Verdict {
 	return p.DecideRoute(r, p.Classify(r))
-}
-
-// Classify chooses r's class and kind. The class is the one named by
-// r.ClassHint, else the first whose match holds, else the fallback.
-func (p *Policy) Classify(r *Request) Route {
-	rt := Route{Hint: r.ClassHint}
-	switch {
-	case r.ClassHint != "":
-		if c := p.byName[r.ClassHint]; c != nil {
-			rt.Class, rt.Selection = c, ByHint
-		} else {
-			rt.Class, rt.Selection = p.fallback, ByDefault
-		}
-	default:
-		rt.Class, rt.Selection = p.fallback, ByDefault
-		for _, c := range p.classes {
-			if c.match.matches(r.Host, r.Path) {
-				rt.Class, rt.Selection = c, ByMatch
-				break
-			}
-		}
-	}
-	if r.HasOrigin {
-		rt.origin, rt.originValid = origin.Parse(r.Origin)
-	}
-	rt.Kind = p.kind(r, &rt)
-	return rt
-}
-
-func (p *Policy) kind(r *Request, rt *Route) Kind {
-	if !r.HasOrigin {
-		return NotCORS
-	}
-	if rt.originValid && p.sameOrigin(r, rt.origin) {
-		return SameOrigin
-	}
-	// Fetch §4.8: a CORS-preflight request is an OPTIONS request with an
-	// Access-Control-Request-Method header; OPTIONS without it is an
-	// ordinary (actual) request.
-	if r.Method == "OPTIONS" && r.ACRM != "" {
-		return Preflight
-	}
-	return Actual
-}
-
-// sameOrigin: the Origin is a self origin, or equals the request's own
-// scheme://host (RFC 6454 §5, comparing the serializations).
-func (p *Policy) sameOrigin(r *Request, o origin.Origin) bool {
-	if p.selfOrigins.ContainsExact(r.Origin) {
-		return true
-	}
-	if r.Scheme == "" || !strings.EqualFold(o.Scheme, r.Scheme) {
-		return false
-	}
-	host, port := splitHostPort(r.Host)
-	if port == origin.DefaultPort(o.Scheme) {
-		port = ""
-	}
-	return port == o.Port && strings.EqualFold(host, o.Host)
 }
 
 // DecideRoute returns the verdict for r on the route Classify chose.
@@ -259,39 +185,3 @@ func (p *Policy) allowHeaders(c *Class, acrh string) string {
 	}
 	return acrh
 }
-
-// AppendCacheKey appends to dst the bytes that, with rt.Class and
-// rt.Selection, determine r's verdict, and reports whether the verdict is
-// worth caching: only Actual and Preflight requests with bounded inputs.
-func (rt Route) AppendCacheKey(dst []byte, r *Request) ([]byte, bool) {
-	if rt.Kind != Actual && rt.Kind != Preflight {
-		return dst, false
-	}
-	if len(r.Origin) > origin.MaxLen || len(r.ACRM) > 32 || len(r.ACRH) > maxCachedACRH {
-		return dst, false
-	}
-	// Fields are length-prefixed so that no two requests share a key.
-	dst = append(dst, byte(rt.Kind), byte(rt.Selection))
-	dst = appendField(dst, r.Origin)
-	if rt.Kind == Actual {
-		if rt.Class.denyAction == DenySelfOrigin {
-			dst = appendField(dst, r.Host)
-		}
-		return dst, true
-	}
-	dst = appendField(dst, r.ACRM)
-	dst = appendField(dst, r.ACRH)
-	if strings.EqualFold(r.ACRPN, "true") {
-		dst = append(dst, 1)
-	}
-	return dst, true
-}
-
-func appendField(dst []byte, s string) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
-}
-
-// maxCachedACRH bounds the Access-Control-Request-Headers a cache key
-// carries; longer lists are decided afresh each time.
-const maxCachedACRH = 512

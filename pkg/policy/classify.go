@@ -1,0 +1,79 @@
+package policy
+
+import (
+	"strings"
+
+	"github.com/cors-authz/cors-authz/pkg/policy/internal/origin"
+)
+
+// Route is the first half of a decision: which class applies to a request
+// and what kind of request it is. It is cheap (no allowlist lookup), and
+// with the request it determines the verdict; see AppendCacheKey.
+type Route struct {
+	Class     *Class
+	Selection Selection
+	Kind      Kind
+	Hint      string // the cors_class the request named, if any
+
+	origin      origin.Origin // the parsed Origin, when originValid
+	originValid bool
+}
+
+// Classify chooses r's class and kind. The class is the one named by
+// r.ClassHint, else the first whose match holds, else the fallback.
+func (p *Policy) Classify(r *Request) Route {
+	rt := Route{Hint: r.ClassHint}
+	switch {
+	case r.ClassHint != "":
+		if c := p.byName[r.ClassHint]; c != nil {
+			rt.Class, rt.Selection = c, ByHint
+		} else {
+			rt.Class, rt.Selection = p.fallback, ByDefault
+		}
+	default:
+		rt.Class, rt.Selection = p.fallback, ByDefault
+		for _, c := range p.classes {
+			if c.match.matches(r.Host, r.Path) {
+				rt.Class, rt.Selection = c, ByMatch
+				break
+			}
+		}
+	}
+	if r.HasOrigin {
+		rt.origin, rt.originValid = origin.Parse(r.Origin)
+	}
+	rt.Kind = p.kind(r, &rt)
+	return rt
+}
+
+func (p *Policy) kind(r *Request, rt *Route) Kind {
+	if !r.HasOrigin {
+		return NotCORS
+	}
+	if rt.originValid && p.sameOrigin(r, rt.origin) {
+		return SameOrigin
+	}
+	// Fetch §4.8: a CORS-preflight request is an OPTIONS request with an
+	// Access-Control-Request-Method header; OPTIONS without it is an
+	// ordinary (actual) request.
+	if r.Method == "OPTIONS" && r.ACRM != "" {
+		return Preflight
+	}
+	return Actual
+}
+
+// sameOrigin: the Origin is a self origin, or equals the request's own
+// scheme://host (RFC 6454 §5, comparing the serializations).
+func (p *Policy) sameOrigin(r *Request, o origin.Origin) bool {
+	if p.selfOrigins.ContainsExact(r.Origin) {
+		return true
+	}
+	if r.Scheme == "" || !strings.EqualFold(o.Scheme, r.Scheme) {
+		return false
+	}
+	host, port := splitHostPort(r.Host)
+	if port == origin.DefaultPort(o.Scheme) {
+		port = ""
+	}
+	return port == o.Port && strings.EqualFold(host, o.Host)
+}
