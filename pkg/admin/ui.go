@@ -130,7 +130,7 @@ func newPanel(name string, st State) *panel {
 }
 
 func newCountTable(st ShadowState) *countTable {
-	t := &countTable{Checks: st.Checks, Kinds: check.DisagreementKinds}
+	t := &countTable{Checks: st.Checks, Kinds: check.DisagreementKinds()}
 	row := map[string]int{}
 	for _, d := range st.Disagreements {
 		i, ok := row[d.Class]

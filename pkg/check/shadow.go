@@ -220,8 +220,10 @@ type Disagreement struct {
 	Count uint64 `json:"count"`
 }
 
-// DisagreementKinds are the kind label values, in order.
-var DisagreementKinds = []string{diffWouldAllow.String(), diffWouldDeny.String(), diffHeadersDiffer.String()}
+// DisagreementKinds returns the kind label values, in order.
+func DisagreementKinds() []string {
+	return []string{diffWouldAllow.String(), diffWouldDeny.String(), diffHeadersDiffer.String()}
+}
 
 // Shadow returns the shadow policy in use and its counts.
 func (s *Service) Shadow() ShadowStatus {
@@ -239,12 +241,13 @@ func (s *Service) Shadow() ShadowStatus {
 		}
 	}
 	sh.mu.Unlock()
+	kinds := DisagreementKinds()
 	sort.Slice(st.Disagreements, func(i, j int) bool {
 		a, b := st.Disagreements[i], st.Disagreements[j]
 		if a.Class != b.Class {
 			return a.Class < b.Class
 		}
-		return slices.Index(DisagreementKinds, a.Kind) < slices.Index(DisagreementKinds, b.Kind)
+		return slices.Index(kinds, a.Kind) < slices.Index(kinds, b.Kind)
 	})
 	return st
 }
