@@ -116,7 +116,7 @@ func TestReloadUnderLoad(t *testing.T) {
 			gen0 := p.policy().Generation
 			l := startLoad(t, loadConfig{
 				conns:        []*grpc.ClientConn{p.dial(), p.dial()},
-				workers:      8,
+				workers:      4,
 				items:        its,
 				maxPerWorker: 2_000_000,
 			})
