@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cors-authz/cors-authz/bench/fixture"
+	"github.com/cors-authz/cors-authz/bench/loadgen"
 	"github.com/cors-authz/cors-authz/bench/scale"
 )
 
@@ -307,16 +308,23 @@ func (r *report) decisionTable() string {
 
 func (r *report) loadTable() string {
 	var b strings.Builder
-	b.WriteString("| Concurrency | Server | req/s | p50 | p90 | p99 | p99.9 | Server CPU | Load generator CPU |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| Concurrency | Server | req/s | p50 | p90 | p99 | p99.9 | Server CPU | Load generator CPU | Failed calls (all rounds) |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range concurrencies {
 		for _, t := range []string{"cors-authz", "noop"} {
 			v := func(f func(loadRun) float64) float64 { x, _ := r.loadStat(t, c, f); return x }
-			fmt.Fprintf(&b, "| %d | %s | %.0f | %s | %s | %s | %s | %.0f%% | %.0f%% |\n", c, t,
-				v(rps), fmtNs(v(p50)), fmtNs(v(p90)), fmtNs(v(p99)), fmtNs(v(p999)), 100*v(sCPU), 100*v(cCPU))
+			var failed, total uint64
+			for _, l := range r.loads {
+				if l.Target == t && l.Concurrency == c {
+					failed += l.Res.Outcomes[loadgen.RPCError]
+					total += l.Res.Requests
+				}
+			}
+			fmt.Fprintf(&b, "| %d | %s | %.0f | %s | %s | %s | %s | %.0f%% | %.0f%% | %d of %d |\n", c, t,
+				v(rps), fmtNs(v(p50)), fmtNs(v(p90)), fmtNs(v(p99)), fmtNs(v(p999)), 100*v(sCPU), 100*v(cCPU), failed, total)
 		}
 		ratio := func(f func(loadRun) float64) string { x, _ := r.loadRatio(c, f); return fmtX(x) }
-		fmt.Fprintf(&b, "| %d | *ratio* | %s | %s | %s | %s | %s | | |\n", c, ratio(rps), ratio(p50), ratio(p90), ratio(p99), ratio(p999))
+		fmt.Fprintf(&b, "| %d | *ratio* | %s | %s | %s | %s | %s | | | |\n", c, ratio(rps), ratio(p50), ratio(p90), ratio(p99), ratio(p999))
 	}
 	return b.String()
 }
@@ -451,7 +459,8 @@ gRPC connections send pre-built Envoy-shaped CheckRequests (18–19 headers incl
 25%% actual requests from an unlisted origin, 25%% preflights (3 in 4 allowed). Every cors-authz answer is checked
 against the expected verdict. %v measured after %v warm-up, %d round(s) per server and concurrency, cors-authz
 and no-op alternating so background load hits both alike. Figures are medians over rounds; ratios are
-medians of per-round ratios. CPU figures are the share of one core (server: from /proc over the whole load
+medians of per-round ratios. A call that misses its 1 s deadline counts as failed (Envoy's default is 200 ms).
+CPU figures are the share of one core (server: from /proc over the whole load
 generator run; load generator: its own getrusage over the measured window).
 
 %s
