@@ -40,6 +40,8 @@ fuzz-smoke:
 
 test-e2e:
 	cd e2e && $(GO) test -race -count=1 ./...
+	@# Say whether the real-Envoy scenarios ran or why they were skipped.
+	@cd e2e && $(GO) test -count=1 -run 'TestRealEnvoy$$' -v ./realenvoy 2>&1 | grep -E -- '--- (SKIP|PASS|FAIL)|envoy_test.go' || true
 
 ## bench: performance report (5-10 min): micro, scale, cache, load vs the no-op ceiling, reload; writes docs/benchmarks.md and docs/benchmarks.svg
 bench:
