@@ -39,9 +39,9 @@ fuzz-smoke:
 	done
 
 test-e2e:
-	cd e2e && $(GO) test -race -count=1 ./...
-	@# Say whether the real-Envoy scenarios ran or why they were skipped.
+	@# Say up front whether the real-Envoy scenarios will run, or why not.
 	@cd e2e && $(GO) test -count=1 -run 'TestRealEnvoy$$' -v ./realenvoy 2>&1 | grep -E -- '--- (SKIP|PASS|FAIL)|envoy_test.go' || true
+	cd e2e && $(GO) test -race -count=1 ./...
 
 ## bench: performance report (5-10 min): micro, scale, cache, load vs the no-op ceiling, reload; writes docs/benchmarks.md and docs/benchmarks.svg
 bench:
