@@ -83,6 +83,11 @@ type Result struct {
 	P999        time.Duration      `json:"p999_ns"`
 	Max         time.Duration      `json:"max_ns"`
 	Outcomes    map[Outcome]uint64 `json:"outcomes"`
+	// AllCalls counts every call completed, in the warm-up and after the
+	// measured window too (plus the connections' first calls): with the
+	// server's CPU time over the generator's whole run, it gives the
+	// server's CPU cost per call.
+	AllCalls uint64 `json:"all_calls"`
 	// CPUShare is the generator's own CPU time (user+system) divided by
 	// the measured wall time: 1.0 means one core fully busy. Near the
 	// number of cores it was given, the generator is the bottleneck.
@@ -103,6 +108,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.MaxRequests = 100_000_000
 	}
 	clients := make([]authv3.AuthorizationClient, cfg.Conns)
+	var firstCalls uint64
 	for i := range clients {
 		cc, err := grpc.NewClient(cfg.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
@@ -110,6 +116,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		defer cc.Close()
 		clients[i] = authv3.NewAuthorizationClient(cc)
+		firstCalls++
 		// Connect now, so that dialing is not part of the warm-up.
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_, err = clients[i].Check(cctx, cfg.Mix[0].Req, grpc.WaitForReady(true))
@@ -126,6 +133,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	type tally struct {
 		h        Histogram
 		outcomes map[Outcome]uint64
+		calls    uint64 // every completed call, warm-up included
 	}
 	tallies := make([]*tally, cfg.Concurrency)
 	var wg sync.WaitGroup
@@ -150,6 +158,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				resp, err := client.Check(cctx, item.Req)
 				lat := time.Since(start)
 				cancel()
+				t.calls++
 				if phase.Load() != 1 {
 					continue
 				}
@@ -177,13 +186,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	ru1 := rusage()
 	wg.Wait()
 
-	res := &Result{Addr: cfg.Addr, Conns: cfg.Conns, Concurrency: cfg.Concurrency, Elapsed: elapsed, Outcomes: map[Outcome]uint64{}}
+	res := &Result{Addr: cfg.Addr, Conns: cfg.Conns, Concurrency: cfg.Concurrency, Elapsed: elapsed, Outcomes: map[Outcome]uint64{}, AllCalls: firstCalls}
 	var h Histogram
 	for _, t := range tallies {
 		h.Merge(&t.h)
 		for k, v := range t.outcomes {
 			res.Outcomes[k] += v
 		}
+		res.AllCalls += t.calls
 	}
 	res.Requests = h.Count()
 	res.RPS = float64(res.Requests) / elapsed.Seconds()

@@ -83,6 +83,9 @@ func runFor(t *testing.T, addr string, mix []Item) *Result {
 	if !(res.P50 <= res.P90 && res.P90 <= res.P99 && res.P99 <= res.P999 && res.P999 <= res.Max) {
 		t.Errorf("quantiles out of order: %v %v %v %v %v", res.P50, res.P90, res.P99, res.P999, res.Max)
 	}
+	if res.AllCalls < res.Requests+1 {
+		t.Errorf("all calls %d, want more than the %d measured (warm-up and first calls)", res.AllCalls, res.Requests)
+	}
 	if res.CPUShare <= 0 {
 		t.Errorf("client CPU share %v, want > 0", res.CPUShare)
 	}

@@ -220,13 +220,14 @@ func measure(ctx context.Context, set settings, isQuick bool, conns int, serveBi
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
-				res, srvCPU, err := runLoad(ctx, rep.pin, bins["loadgen"], t.p, t.addr, c, conns, set.duration, set.warmup, t.verify, log)
+				res, cpu, srvCPU, err := runLoad(ctx, rep.pin, bins["loadgen"], t.p, t.addr, c, conns, set.duration, set.warmup, t.verify, log)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", t.name, err)
 				}
-				fmt.Fprintf(log, "load %-10s c=%-3d round %d: %8.0f req/s  p50 %-10v p99 %-10v p99.9 %-10v server CPU %3.0f%%  client CPU %3.0f%%\n",
-					t.name, c, round, res.RPS, res.P50, res.P99, res.P999, 100*srvCPU, 100*res.CPUShare)
-				rep.loads = append(rep.loads, loadRun{Target: t.name, Concurrency: c, Round: round, Res: res, ServerCPU: srvCPU})
+				perCall := float64(cpu) / float64(max(res.AllCalls, 1))
+				fmt.Fprintf(log, "load %-10s c=%-3d round %d: %8.0f req/s  p50 %-10v p99 %-10v p99.9 %-10v server CPU %3.0f%% (%5.1f µs/call)  client CPU %3.0f%%\n",
+					t.name, c, round, res.RPS, res.P50, res.P99, res.P999, 100*srvCPU, perCall/1e3, 100*res.CPUShare)
+				rep.loads = append(rep.loads, loadRun{Target: t.name, Concurrency: c, Round: round, Res: res, ServerCPU: srvCPU, ServerCPUPerCall: perCall})
 			}
 		}
 	}

@@ -168,11 +168,15 @@ type loadRun struct {
 	Round       int
 	Res         loadgen.Result
 	ServerCPU   float64 // server CPU time / wall time of the run (1 = one core)
+	// ServerCPUPerCall is the server's CPU time over the whole run divided
+	// by every call the run made (ns). Unlike throughput it hardly depends
+	// on CPU time taken by other processes.
+	ServerCPUPerCall float64
 }
 
 // runLoad runs the load generator binary against srv and measures the
-// server's CPU use meanwhile.
-func runLoad(ctx context.Context, pin pinning, bin string, srv *proc, addr string, conc, conns int, dur, warmup time.Duration, verify bool, log io.Writer) (loadgen.Result, float64, error) {
+// server's CPU use meanwhile: its CPU time, and that over the wall time.
+func runLoad(ctx context.Context, pin pinning, bin string, srv *proc, addr string, conc, conns int, dur, warmup time.Duration, verify bool, log io.Writer) (loadgen.Result, time.Duration, float64, error) {
 	args := []string{
 		"-addr", addr, "-json",
 		"-concurrency", strconv.Itoa(conc), "-conns", strconv.Itoa(conns),
@@ -196,10 +200,10 @@ func runLoad(ctx context.Context, pin pinning, bin string, srv *proc, addr strin
 		if err == nil {
 			err = fmt.Errorf("output %q: %w", out.String(), jerr)
 		}
-		return res, 0, fmt.Errorf("loadgen %s: %w", strings.Join(args, " "), err)
+		return res, 0, 0, fmt.Errorf("loadgen %s: %w", strings.Join(args, " "), err)
 	}
 	if n := res.Outcomes[loadgen.Mismatch]; n > 0 {
-		return res, 0, fmt.Errorf("loadgen %s: %d answers differ from the expected verdicts", strings.Join(args, " "), n)
+		return res, 0, 0, fmt.Errorf("loadgen %s: %d answers differ from the expected verdicts", strings.Join(args, " "), n)
 	}
-	return res, cpu.Seconds() / wall.Seconds(), nil
+	return res, cpu, cpu.Seconds() / wall.Seconds(), nil
 }

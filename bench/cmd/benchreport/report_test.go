@@ -107,8 +107,8 @@ func fakeReport() *report {
 	for _, c := range concurrencies {
 		for round := 1; round <= 2; round++ {
 			r.loads = append(r.loads,
-				loadRun{Target: "cors-authz", Concurrency: c, Round: round, Res: loadgen.Result{RPS: 9600, P50: 100 * time.Microsecond, P99: 1200 * time.Microsecond}},
-				loadRun{Target: "noop", Concurrency: c, Round: round, Res: loadgen.Result{RPS: 10000, P50: 100 * time.Microsecond, P99: 1000 * time.Microsecond}})
+				loadRun{Target: "cors-authz", Concurrency: c, Round: round, ServerCPUPerCall: 84e3, Res: loadgen.Result{RPS: 9600, P50: 100 * time.Microsecond, P99: 1200 * time.Microsecond}},
+				loadRun{Target: "noop", Concurrency: c, Round: round, ServerCPUPerCall: 80e3, Res: loadgen.Result{RPS: 10000, P50: 100 * time.Microsecond, P99: 1000 * time.Microsecond}})
 		}
 	}
 	return r
@@ -137,6 +137,7 @@ func TestRows(t *testing.T) {
 		{"Reload of the 100,000-origin file through", "80% of goal", "yes"}, // median of 3
 		{"Service throughput at concurrency 16", "96.0%", "yes"},
 		{"Service p99 latency at concurrency 64", "1.20x", "**no**"},
+		{"Server CPU time per call", "1.05x (throughput 95%)", "yes"},
 		{"Verdict cache", "", "—"},
 	}
 	for _, tt := range tests {
