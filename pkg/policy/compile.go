@@ -60,11 +60,7 @@ func compileClass(s *ClassSpec, index int) *Class {
 	if c.denyAction == "" {
 		c.denyAction = DenyOmit
 	}
-	for _, o := range s.AllowOrigins {
-		if pat, _, err := origin.ParsePattern(o); err == nil {
-			c.origins.Add(pat)
-		}
-	}
+	c.origins = origin.NewSet(s.patterns)
 	c.methods = make(map[string]struct{}, len(s.AllowMethods))
 	var ms []string
 	for _, m := range s.AllowMethods {

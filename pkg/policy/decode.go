@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cors-authz/cors-authz/pkg/policy/internal/origin"
 )
 
 // decoder walks the YAML node tree, so that every problem can name its
@@ -192,7 +194,7 @@ func (d *decoder) document(n *yaml.Node) Document {
 		d.errorf(n, "version", "", "missing: the first line of a policy is \"version: 1\"")
 	}
 	for i := range doc.SelfOrigins {
-		p := d.origin(selfNodes[i], fmt.Sprintf("self_origins[%d]", i), doc.SelfOrigins[i])
+		p := d.origin(selfNodes[i], "self_origins", i, doc.SelfOrigins[i])
 		if p != nil {
 			if p.Wildcard {
 				d.errorf(selfNodes[i], fmt.Sprintf("self_origins[%d]", i), doc.SelfOrigins[i], "self origins are exact origins; wildcards are not allowed")
@@ -318,27 +320,29 @@ func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
 		k := allowFields[0]
 		d.errorf(k, joinPath(path, k.Value), "", "grants access but the class has no allow_origins; add origins or remove the grant")
 	}
-	seen := map[string]int{}
-	var patterns []*originPattern
+	seen := make(map[string]int, len(c.AllowOrigins))
+	c.patterns = make([]origin.Pattern, 0, len(c.AllowOrigins))
+	patterns := make([]originPattern, 0, len(c.AllowOrigins))
+	list := path + ".allow_origins"
 	for i, raw := range c.AllowOrigins {
-		p := fmt.Sprintf("%s.allow_origins[%d]", path, i)
-		pat := d.origin(originNodes[i], p, raw)
+		pat := d.origin(originNodes[i], list, i, raw)
 		if pat == nil {
 			continue
 		}
 		canon := pat.String()
 		if line, dup := seen[canon]; dup {
-			d.warnf(originNodes[i], p, raw, "duplicate of the entry at line %d", line)
+			d.warnf(originNodes[i], elemPath(list, i), raw, "duplicate of the entry at line %d", line)
 		}
 		seen[canon] = originNodes[i].Line
 		c.AllowOrigins[i] = canon
+		c.patterns = append(c.patterns, *pat)
 		if c.AllowCredentials && !pat.IsSecure() && !c.DangerouslyAllowInsecureOrigins {
-			d.errorf(originNodes[i], p, raw, "insecure origin with allow_credentials: anyone on the network path can inject script into an http origin and read credentialed responses (use https, or set dangerously_allow_insecure_origins: true)")
+			d.errorf(originNodes[i], elemPath(list, i), raw, "insecure origin with allow_credentials: anyone on the network path can inject script into an http origin and read credentialed responses (use https, or set dangerously_allow_insecure_origins: true)")
 		}
 		if pat.OnPublicSuffix() {
-			d.errorf(originNodes[i], p, raw, "wildcard on a public suffix: anyone can register a subdomain of %q", pat.Host)
+			d.errorf(originNodes[i], elemPath(list, i), raw, "wildcard on a public suffix: anyone can register a subdomain of %q", pat.Host)
 		}
-		patterns = append(patterns, &originPattern{*pat, originNodes[i], p, raw})
+		patterns = append(patterns, originPattern{*pat, originNodes[i], list, i, raw})
 	}
 	d.coveredByWildcard(patterns)
 	if c.AllowCredentials && contains(c.ExposeHeaders, "*") {

@@ -1,5 +1,7 @@
 package policy
 
+import "github.com/cors-authz/cors-authz/pkg/policy/internal/origin"
+
 // Document is the policy file (version 1) after normalisation: what an
 // operator wrote, with origins in canonical form. It is the public contract
 // of the product; docs/policy.md documents every key.
@@ -24,6 +26,8 @@ type ClassSpec struct {
 	DangerouslyAllowInsecureOrigins bool       `json:"dangerously_allow_insecure_origins,omitempty"`
 
 	Line int `json:"-"` // line of the class in the file
+
+	patterns []origin.Pattern // AllowOrigins, parsed once while decoding
 }
 
 // MatchSpec selects the requests a class applies to. Every field given must

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -16,27 +17,35 @@ import (
 type originPattern struct {
 	origin.Pattern
 	node *yaml.Node
-	path string
+	list string // e.g. classes[0].allow_origins
+	i    int
 	raw  string
 }
 
-// origin parses one allowlist or self_origins entry; it reports errors and
-// normalisation warnings and returns nil when the entry is refused.
-func (d *decoder) origin(n *yaml.Node, path, raw string) *origin.Pattern {
+func (o *originPattern) path() string { return elemPath(o.list, o.i) }
+
+// elemPath names element i of a list; it is built only when reported, as
+// allowlists can hold 100,000 entries.
+func elemPath(list string, i int) string { return list + "[" + strconv.Itoa(i) + "]" }
+
+// origin parses entry i of an allowlist or of self_origins; it reports
+// errors and normalisation warnings and returns nil when the entry is
+// refused.
+func (d *decoder) origin(n *yaml.Node, list string, i int, raw string) *origin.Pattern {
 	p, notes, err := origin.ParsePattern(raw)
 	if err != nil {
-		d.errorf(n, path, raw, "%v", err)
+		d.errorf(n, elemPath(list, i), raw, "%v", err)
 		return nil
 	}
 	if len(notes) > 0 {
-		d.warnf(n, path, raw, "normalised to %q (%s)", p.String(), strings.Join(notes, "; "))
+		d.warnf(n, elemPath(list, i), raw, "normalised to %q (%s)", p.String(), strings.Join(notes, "; "))
 	}
 	return &p
 }
 
 // coveredByWildcard warns about exact entries a wildcard entry already
 // allows.
-func (d *decoder) coveredByWildcard(ps []*originPattern) {
+func (d *decoder) coveredByWildcard(ps []originPattern) {
 	var set origin.Set
 	for _, p := range ps {
 		if p.Wildcard {
@@ -46,13 +55,14 @@ func (d *decoder) coveredByWildcard(ps []*originPattern) {
 	if set.Len() == 0 {
 		return
 	}
-	for _, p := range ps {
+	for i := range ps {
+		p := &ps[i]
 		if p.Wildcard {
 			continue
 		}
 		s := p.String()
 		if o, ok := origin.Parse(s); ok && set.Contains(s, o) {
-			d.warnf(p.node, p.path, p.raw, "already allowed by a wildcard entry")
+			d.warnf(p.node, p.path(), p.raw, "already allowed by a wildcard entry")
 		}
 	}
 }

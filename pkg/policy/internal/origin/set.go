@@ -13,6 +13,27 @@ type Set struct {
 
 type wildKey struct{ scheme, suffix, port string }
 
+// NewSet builds a set from validated patterns.
+func NewSet(ps []Pattern) Set {
+	var s Set
+	wild := 0
+	for _, p := range ps {
+		if p.Wildcard {
+			wild++
+		}
+	}
+	if n := len(ps) - wild; n > 0 {
+		s.exact = make(map[string]struct{}, n)
+	}
+	if wild > 0 {
+		s.wild = make(map[wildKey]struct{}, wild)
+	}
+	for _, p := range ps {
+		s.Add(p)
+	}
+	return s
+}
+
 // Add inserts a validated pattern.
 func (s *Set) Add(p Pattern) {
 	if p.Wildcard {
