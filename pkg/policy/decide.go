@@ -26,14 +26,23 @@ const (
 )
 
 // Decide returns the verdict for r.
-func (p *Policy) Decide(r *Request) Verdict {
-	return p.DecideRoute(r, p.Classify(r))
+func (p *Policy) Decide(r *Request) (v Verdict) {
+	rt := p.Classify(r)
+	p.decide(r, &rt, &v)
+	return v
 }
 
 // DecideRoute returns the verdict for r on the route Classify chose.
-func (p *Policy) DecideRoute(r *Request, rt Route) Verdict {
+func (p *Policy) DecideRoute(r *Request, rt Route) (v Verdict) {
+	p.decide(r, &rt, &v)
+	return v
+}
+
+// decide fills the zero verdict v in place: the verdict is a few hundred
+// bytes, and writing it where the caller keeps it saves copies.
+func (p *Policy) decide(r *Request, rt *Route, v *Verdict) {
 	c := rt.Class
-	v := Verdict{Class: c, Selection: rt.Selection, Kind: rt.Kind}
+	v.Class, v.Selection, v.Kind = c, rt.Selection, rt.Kind
 	switch rt.Kind {
 	case NotCORS, SameOrigin:
 		v.Allowed = true
@@ -44,16 +53,16 @@ func (p *Policy) DecideRoute(r *Request, rt Route) Verdict {
 		if c.vary {
 			v.add(HeaderVary, varyActual, Append)
 		}
-		return v
+		return
 	}
 	if reason, detail := p.originRefused(r, rt); reason != "" {
 		v.Reason, v.Detail = reason, detail
 		if rt.Kind == Preflight {
 			v.Respond, v.Status = true, 403
-			return v
+			return
 		}
-		p.deny(r, &v)
-		return v
+		p.deny(r, v)
+		return
 	}
 	if rt.Kind == Actual {
 		v.Allowed, v.Reason = true, ReasonOriginAllowed
@@ -65,14 +74,13 @@ func (p *Policy) DecideRoute(r *Request, rt Route) Verdict {
 			v.add(HeaderACEH, c.aceh, Overwrite)
 		}
 		v.add(HeaderVary, varyActual, Append)
-		return v
+		return
 	}
-	p.preflight(r, &v)
-	return v
+	p.preflight(r, v)
 }
 
 // originRefused returns why r's origin gets no access, or "" if it does.
-func (p *Policy) originRefused(r *Request, rt Route) (Reason, string) {
+func (p *Policy) originRefused(r *Request, rt *Route) (Reason, string) {
 	switch {
 	case !rt.originValid:
 		return ReasonOriginInvalid, ""
