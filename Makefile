@@ -3,7 +3,7 @@ GO        ?= go
 BIN       ?= bin/cors-authz
 FUZZTIME  ?= 5s
 
-.PHONY: all build run test test-unit vet fmt-check fuzz-smoke test-e2e bench bench-quick soak clean
+.PHONY: all build run test test-unit vet fmt-check fuzz-smoke test-bench test-e2e bench bench-quick soak clean
 
 all: build
 
@@ -15,7 +15,7 @@ run:
 	$(GO) run ./cmd/cors-authz serve
 
 ## test: everything CI runs: formatting, vet, unit tests with the race detector, fuzz smoke, e2e
-test: fmt-check vet test-unit fuzz-smoke test-e2e
+test: fmt-check vet test-unit fuzz-smoke test-bench test-e2e
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -37,6 +37,10 @@ fuzz-smoke:
 	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+# The benchmark module's own tests (behaviour of every baseline, load generator), short mode.
+test-bench:
+	cd bench && $(GO) test -short -race -count=1 ./...
 
 test-e2e:
 	@# Say up front whether the real-Envoy scenarios will run, or why not.
