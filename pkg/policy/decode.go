@@ -194,12 +194,12 @@ func (d *decoder) document(n *yaml.Node) Document {
 		d.errorf(n, "version", "", "missing: the first line of a policy is \"version: 1\"")
 	}
 	for i := range doc.SelfOrigins {
-		p := d.origin(selfNodes[i], "self_origins", i, doc.SelfOrigins[i])
+		p, canon := d.origin(selfNodes[i], "self_origins", i, doc.SelfOrigins[i])
 		if p != nil {
 			if p.Wildcard {
 				d.errorf(selfNodes[i], fmt.Sprintf("self_origins[%d]", i), doc.SelfOrigins[i], "self origins are exact origins; wildcards are not allowed")
 			}
-			doc.SelfOrigins[i] = p.String()
+			doc.SelfOrigins[i] = canon
 		}
 	}
 	if classesNode == nil {
@@ -325,11 +325,10 @@ func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
 	patterns := make([]originPattern, 0, len(c.AllowOrigins))
 	list := path + ".allow_origins"
 	for i, raw := range c.AllowOrigins {
-		pat := d.origin(originNodes[i], list, i, raw)
+		pat, canon := d.origin(originNodes[i], list, i, raw)
 		if pat == nil {
 			continue
 		}
-		canon := pat.String()
 		if line, dup := seen[canon]; dup {
 			d.warnf(originNodes[i], elemPath(list, i), raw, "duplicate of the entry at line %d", line)
 		}

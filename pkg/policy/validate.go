@@ -30,17 +30,19 @@ func elemPath(list string, i int) string { return list + "[" + strconv.Itoa(i) +
 
 // origin parses entry i of an allowlist or of self_origins; it reports
 // errors and normalisation warnings and returns nil when the entry is
-// refused.
-func (d *decoder) origin(n *yaml.Node, list string, i int, raw string) *origin.Pattern {
-	p, notes, err := origin.ParsePattern(raw)
+// refused. canon is the canonical spelling: raw itself unless normalised.
+func (d *decoder) origin(n *yaml.Node, list string, i int, raw string) (p *origin.Pattern, canon string) {
+	pat, notes, err := origin.ParsePattern(raw)
 	if err != nil {
 		d.errorf(n, elemPath(list, i), raw, "%v", err)
-		return nil
+		return nil, ""
 	}
-	if len(notes) > 0 {
-		d.warnf(n, elemPath(list, i), raw, "normalised to %q (%s)", p.String(), strings.Join(notes, "; "))
+	if len(notes) == 0 {
+		return &pat, raw // ParsePattern notes every change it makes
 	}
-	return &p
+	canon = pat.String()
+	d.warnf(n, elemPath(list, i), raw, "normalised to %q (%s)", canon, strings.Join(notes, "; "))
+	return &pat, canon
 }
 
 // coveredByWildcard warns about exact entries a wildcard entry already

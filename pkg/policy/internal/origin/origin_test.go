@@ -118,11 +118,14 @@ func FuzzParsePattern(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		p, _, err := ParsePattern(s)
+		p, notes, err := ParsePattern(s)
 		if err != nil {
 			return
 		}
 		canon := p.String()
+		if len(notes) == 0 && canon != s {
+			t.Fatalf("ParsePattern(%q) changed it to %q without a note", s, canon)
+		}
 		q, notes, err := ParsePattern(canon)
 		if err != nil || q != p || len(notes) != 0 {
 			t.Fatalf("ParsePattern(%q) = %q, which re-parses as %+v, %v, %v", s, canon, q, notes, err)
