@@ -5,6 +5,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/cors-authz/cors-authz/pkg/check"
 )
 
 // ServerOptions are the gRPC server options cors-authz serve uses for a
@@ -13,6 +15,7 @@ import (
 // imported. TestServerOptionsMatchServe fails when the two drift apart.
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
+		grpc.ForceServerCodecV2(check.NewCodec()),
 		grpc.MaxRecvMsgSize(4 << 20),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time:    time.Minute,

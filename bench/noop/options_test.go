@@ -67,11 +67,14 @@ func TestServerOptionsMatchServe(t *testing.T) {
 	slices.Sort(options)
 	options = slices.Compact(options)
 	// Creds is only used with TLS; the benchmarks run plaintext.
-	wantOpts := []string{"Creds", "KeepaliveEnforcementPolicy", "KeepaliveParams", "MaxRecvMsgSize", "ServerOption"}
+	wantOpts := []string{"Creds", "ForceServerCodecV2", "KeepaliveEnforcementPolicy", "KeepaliveParams", "MaxRecvMsgSize", "ServerOption"}
 	if !slices.Equal(options, wantOpts) {
 		t.Errorf("grpcServerOptions uses grpc.%v, noop.ServerOptions assumes %v: update ServerOptions", options, wantOpts)
 	}
 	if !regexp.MustCompile(`PermitWithoutStream:\s*true`).MatchString(body) {
 		t.Error("serve no longer sets PermitWithoutStream: true: update ServerOptions")
+	}
+	if !regexp.MustCompile(`grpc\.ForceServerCodecV2\(check\.NewCodec\(\)\)`).MatchString(body) {
+		t.Error("serve no longer forces check.NewCodec(): update ServerOptions and Server.Register")
 	}
 }

@@ -62,8 +62,8 @@ type verdictCache struct {
 // cacheEntry is one cached answer. It is immutable once added, except
 // for the shadow policy's remembered outcome (shadow.go).
 type cacheEntry struct {
-	key     []byte // class index + policy cache key
-	resp    *authv3.CheckResponse
+	key     []byte     // class index + policy cache key
+	enc     PreEncoded // the response and its wire encoding
 	outcome outcome
 	reason  policy.Reason
 	shadow  atomic.Pointer[shadowMemo] // nil without a shadow policy
@@ -108,13 +108,16 @@ func (c *verdictCache) add(key []byte, resp *authv3.CheckResponse, out outcome, 
 	c.addMemo(key, resp, out, reason, nil)
 }
 
-// addMemo is add with the shadow policy's outcome memo (nil for none).
-func (c *verdictCache) addMemo(key []byte, resp *authv3.CheckResponse, out outcome, reason policy.Reason, memo *shadowMemo) {
-	e := &cacheEntry{key: bytes.Clone(key), resp: resp, outcome: out, reason: reason}
+// addMemo is add with the shadow policy's outcome memo (nil for none). It
+// encodes resp once (PreEncoded) and returns the entry's encoded response.
+func (c *verdictCache) addMemo(key []byte, resp *authv3.CheckResponse, out outcome, reason policy.Reason, memo *shadowMemo) *PreEncoded {
+	e := &cacheEntry{key: bytes.Clone(key), outcome: out, reason: reason}
+	e.enc.init(resp)
 	if memo != nil {
 		e.shadow.Store(memo)
 	}
 	c.q.Add(maphash.Bytes(c.seed, key), e)
+	return &e.enc
 }
 
 // len is the number of cached entries.

@@ -50,10 +50,13 @@ func FuzzCheck(f *testing.F) {
 			return
 		}
 		ctx := context.Background()
-		got := fuzzCached.check(ctx, &req)
-		want := fuzzUncached.check(ctx, &req)
+		got, pre := fuzzCached.check(ctx, &req)
+		want, _ := fuzzUncached.check(ctx, &req)
 		if got == nil || want == nil {
 			t.Fatal("nil response")
+		}
+		if pre != nil {
+			assertPreEncoded(t, pre, got)
 		}
 		assertResponse(t, got)
 		if !proto.Equal(got, want) {

@@ -131,7 +131,7 @@ type staticVariant struct {
 	respond bool
 	status  int
 	hdrs    []policy.Header
-	resp    *authv3.CheckResponse
+	enc     PreEncoded
 }
 
 func (sv *staticVariant) matches(v *policy.Verdict) bool {
@@ -156,16 +156,18 @@ type staticResponses struct {
 	slots [numShapes]atomic.Pointer[[]*staticVariant]
 }
 
-// get returns the shared response for v, building and publishing it on
-// first use. v must be a verdict with no request-derived header values.
-func (sr *staticResponses) get(v *policy.Verdict) *authv3.CheckResponse {
+// get returns the shared response for v and its encoding, building and
+// publishing them on first use. v must be a verdict with no request-derived
+// header values. Past maxStaticVariants the response is built for this
+// request alone (pre is nil).
+func (sr *staticResponses) get(v *policy.Verdict) (resp *authv3.CheckResponse, pre *PreEncoded) {
 	slot := &sr.slots[shapeOf(v)]
 	for {
 		cur := slot.Load()
 		if cur != nil {
 			for _, sv := range *cur {
 				if sv.matches(v) {
-					return sv.resp
+					return sv.enc.resp, &sv.enc
 				}
 			}
 		}
@@ -175,21 +177,21 @@ func (sr *staticResponses) get(v *policy.Verdict) *authv3.CheckResponse {
 		}
 		resp := buildResponse(v)
 		if n >= maxStaticVariants {
-			return resp
+			return resp, nil
 		}
 		sv := &staticVariant{
 			respond: v.Respond,
 			status:  v.Status,
 			hdrs:    append([]policy.Header(nil), v.Headers()...),
-			resp:    resp,
 		}
+		sv.enc.init(resp)
 		next := make([]*staticVariant, n, n+1)
 		if cur != nil {
 			copy(next, *cur)
 		}
 		next = append(next, sv)
 		if slot.CompareAndSwap(cur, &next) {
-			return resp
+			return resp, &sv.enc
 		}
 		// Another request published first; look again (it may be ours).
 	}

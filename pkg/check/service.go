@@ -20,7 +20,6 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -134,17 +133,19 @@ func (s *Service) Current() Snapshot {
 // Ready reports whether a policy has been set.
 func (s *Service) Ready() bool { return s.cur.Load() != nil }
 
-// Register registers the service as envoy.service.auth.v3.Authorization
-// (and nothing else) on g.
-func (s *Service) Register(g *grpc.Server) {
-	authv3.RegisterAuthorizationServer(g, s)
-}
-
 // Check answers one ext_authz request. Every decision, deny included, is a
 // CheckResponse with a nil error: Envoy treats an error as a failure of the
 // authorization service (failure_mode_allow / status_on_error). The only
 // error is codes.Internal, if the handler itself panicked.
-func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, err error) {
+func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	resp, _, err := s.answer(ctx, req)
+	return resp, err
+}
+
+// answer is Check for both Check and the gRPC handler (grpc.go): the
+// response, and for a response shared between requests its pre-encoded
+// form (nil for a response built for this request alone).
+func (s *Service) answer(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, pre *PreEncoded, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("check: handler panicked; answering Internal", "panic", fmt.Sprint(r))
@@ -153,15 +154,16 @@ func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (resp *au
 				snap = s.boot
 			}
 			snap.classes[0].counters[outError].Inc()
-			resp, err = nil, status.Error(codes.Internal, "cors-authz: internal error")
+			resp, pre, err = nil, nil, status.Error(codes.Internal, "cors-authz: internal error")
 		}
 	}()
-	return s.check(ctx, req), nil
+	resp, pre = s.check(ctx, req)
+	return resp, pre, nil
 }
 
-// check is Check without the panic guard (the fuzz target calls it, so a
+// check is answer without the panic guard (the fuzz target calls it, so a
 // panic fails the fuzzer instead of being hidden).
-func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) *authv3.CheckResponse {
+func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, *PreEncoded) {
 	start := monotonic()
 	snap := s.cur.Load()
 	if snap == nil {
@@ -171,11 +173,11 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) *authv3.C
 	var r policy.Request
 	if !viewRequest(req, &r) {
 		s.record(ctx, start, snap, &snap.classes[0], outMalformed, policy.NotCORS, reasonMalformed, "", false)
-		return snap.noHeaders
+		return snap.noHeaders.resp, &snap.noHeaders
 	}
 	if snap.pol == nil {
 		s.record(ctx, start, snap, &snap.classes[0], outNoPolicy, policy.NotCORS, reasonNoPolicy, "", false)
-		return snap.noHeaders
+		return snap.noHeaders.resp, &snap.noHeaders
 	}
 
 	rt := snap.pol.Classify(&r)
@@ -195,7 +197,7 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) *authv3.C
 					s.shadowHit(ctx, snap, sp, cs, e, &r, rt)
 				}
 				s.record(ctx, start, snap, cs, e.outcome, rt.Kind, e.reason, "", true)
-				return e.resp
+				return e.enc.resp, &e.enc
 			}
 			s.m.misses.Inc()
 		} else {
@@ -210,17 +212,21 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) *authv3.C
 	if sp != nil {
 		memo = s.shadowMiss(ctx, sp, cs, &r, &v, key != nil && !static)
 	}
-	var resp *authv3.CheckResponse
-	if static {
-		resp = cs.statics.get(&v)
-	} else {
+	var (
+		resp *authv3.CheckResponse
+		pre  *PreEncoded
+	)
+	switch {
+	case static:
+		resp, pre = cs.statics.get(&v)
+	case key != nil:
+		pre = snap.cache.addMemo(key, buildResponse(&v), out, v.Reason, memo)
+		resp = pre.resp
+	default:
 		resp = buildResponse(&v)
-		if key != nil {
-			snap.cache.addMemo(key, resp, out, v.Reason, memo)
-		}
 	}
 	s.record(ctx, start, snap, cs, out, v.Kind, v.Reason, v.Detail, false)
-	return resp
+	return resp, pre
 }
 
 // Reasons of the answers this package gives without asking the policy.
@@ -276,7 +282,7 @@ type snapshot struct {
 	// noHeaders answers requests that cannot be decided (no HTTP
 	// attributes, or no policy): forward with no CORS headers, which is
 	// the CORS default deny.
-	noHeaders *authv3.CheckResponse
+	noHeaders PreEncoded
 
 	// shadow is the shadow policy paired with this snapshot, nil when
 	// none is set (SetShadow replaces it).
@@ -302,11 +308,8 @@ func (s *Service) newSnapshot(p *policy.Policy, gen uint64, at time.Time) *snaps
 	snap := &snapshot{
 		Snapshot: Snapshot{Policy: p, Generation: gen, LoadedAt: at},
 		pol:      p,
-		noHeaders: buildResponse(&policy.Verdict{
-			Kind:    policy.NotCORS,
-			Allowed: true,
-		}),
 	}
+	snap.noHeaders.init(buildResponse(&policy.Verdict{Kind: policy.NotCORS, Allowed: true}))
 	if p == nil {
 		snap.classes = []classState{{label: fallbackLabel, counters: s.m.counters(fallbackLabel)}}
 		return snap

@@ -18,7 +18,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -46,7 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	g := grpc.NewServer(noop.ServerOptions()...)
-	authv3.RegisterAuthorizationServer(g, noop.Server{})
+	noop.Server{}.Register(g)                            // as serve registers cors-authz (pre-encoded reply)
 	healthpb.RegisterHealthServer(g, health.NewServer()) // as serve does
 	done := make(chan error, 1)
 	go func() { done <- g.Serve(ln) }()

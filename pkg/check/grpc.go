@@ -1,0 +1,57 @@
+package check
+
+import (
+	"context"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+)
+
+// serviceDesc registers the Service as envoy.service.auth.v3.Authorization:
+// the generated authv3.Authorization_ServiceDesc with its own Check handler,
+// which replies with a shared response's *PreEncoded (see NewCodec) where
+// the generated one would reply with the response itself.
+var serviceDesc = grpc.ServiceDesc{
+	ServiceName: authv3.Authorization_ServiceDesc.ServiceName,
+	HandlerType: (*authv3.AuthorizationServer)(nil),
+	Methods: []grpc.MethodDesc{{
+		MethodName: "Check",
+		Handler:    checkHandler,
+	}},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: authv3.Authorization_ServiceDesc.Metadata, // reflection finds the .proto by it
+}
+
+// Register registers the service as envoy.service.auth.v3.Authorization
+// (and nothing else) on g. Install NewCodec on g
+// (grpc.ForceServerCodecV2) so shared responses are written from their
+// stored encoding; without it every reply is marshalled per call, with the
+// same bytes.
+func (s *Service) Register(g grpc.ServiceRegistrar) {
+	g.RegisterService(&serviceDesc, s)
+}
+
+// checkHandler is the unary handler of Check. Without interceptors it
+// replies with the shared *PreEncoded when there is one; interceptors
+// always get the *authv3.CheckResponse, as with the generated handler.
+func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	in := new(authv3.CheckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	s := srv.(*Service)
+	if interceptor == nil {
+		resp, pre, err := s.answer(ctx, in)
+		switch {
+		case err != nil:
+			return nil, err
+		case pre != nil:
+			return pre, nil
+		}
+		return resp, nil
+	}
+	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: authv3.Authorization_Check_FullMethodName}
+	return interceptor(ctx, in, info, func(ctx context.Context, req any) (any, error) {
+		return s.Check(ctx, req.(*authv3.CheckRequest))
+	})
+}

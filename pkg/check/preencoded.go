@@ -1,0 +1,60 @@
+package check
+
+import (
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// PreEncoded is a shared, immutable CheckResponse together with its wire
+// encoding, marshalled once when the response is built. The service keeps
+// one next to every response it shares between requests (the verdict
+// cache's entries, the per-class static responses), and its gRPC handler
+// returns it instead of the response, so the codec (NewCodec) writes the
+// stored bytes instead of marshalling the same message again on every call.
+//
+// A PreEncoded is a proto.Message that reflects as its response: a codec
+// that does not know the type (a server without NewCodec, a binary logger)
+// marshals the response itself and gets the same bytes, just not for free.
+//
+// Use PreEncode; the zero value is not usable.
+type PreEncoded struct {
+	resp *authv3.CheckResponse
+	buf  mem.Buffer // mem.SliceBuffer of resp's encoding; nil if it could not be encoded
+}
+
+// marshalOptions encode the shared responses. Deterministic: the bytes are
+// the same for every build of an equal response (map-free messages encode
+// deterministically anyway; this says it).
+var marshalOptions = proto.MarshalOptions{Deterministic: true}
+
+// PreEncode returns resp with its wire encoding. resp must not be modified
+// afterwards. If resp cannot be marshalled (a string field that is not
+// valid UTF-8, which Envoy never sends), the PreEncoded has no bytes and
+// the codec marshals resp per call, failing as it would have without
+// pre-encoding.
+func PreEncode(resp *authv3.CheckResponse) *PreEncoded {
+	p := new(PreEncoded)
+	p.init(resp)
+	return p
+}
+
+// init fills p in place (the service embeds PreEncoded values in its cache
+// entries and static variants, one allocation each).
+func (p *PreEncoded) init(resp *authv3.CheckResponse) {
+	p.resp = resp
+	if b, err := marshalOptions.Marshal(resp); err == nil {
+		p.buf = mem.SliceBuffer(b)
+	}
+}
+
+// Response returns the response p holds. It must not be modified.
+func (p *PreEncoded) Response() *authv3.CheckResponse { return p.resp }
+
+// ProtoReflect returns the reflection view of p's response, which makes p a
+// proto.Message that marshals (and compares) as the response.
+func (p *PreEncoded) ProtoReflect() protoreflect.Message { return p.resp.ProtoReflect() }
+
+// wire returns p's encoding, nil if it has none.
+func (p *PreEncoded) wire() mem.Buffer { return p.buf }
