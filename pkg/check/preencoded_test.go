@@ -9,6 +9,8 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/mem"
@@ -299,6 +301,58 @@ func TestCodecOtherServices(t *testing.T) {
 			if len(resp.GetFileDescriptorResponse().GetFileDescriptorProto()) == 0 {
 				t.Errorf("reflection: no file for the Authorization service: %v", resp)
 			}
+		}
+	}
+}
+
+// BenchmarkMarshalShared: what gRPC's encoding of one shared answer costs
+// per call with the standard codec (std) and with NewCodec (pre_encoded),
+// for an allowed actual request's answer (cached) and an allowed
+// preflight's (cached, the largest).
+func BenchmarkMarshalShared(b *testing.B) {
+	s, _ := newTestService(b, DefaultCacheSize)
+	std, pre := encoding.GetCodecV2(grpcproto.Name), NewCodec()
+	for _, bc := range benchCases[:2] {
+		_, enc := s.check(context.Background(), bc.req.build())
+		if enc == nil {
+			b.Fatalf("%s: not a shared answer", bc.name)
+		}
+		for _, c := range []struct {
+			name  string
+			codec interface {
+				Marshal(any) (mem.BufferSlice, error)
+			}
+			msg any
+		}{{"std", std, enc.Response()}, {"pre_encoded", pre, enc}} {
+			b.Run(bc.name+"/"+c.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					out, err := c.codec.Marshal(c.msg)
+					if err != nil {
+						b.Fatal(err)
+					}
+					out.Free()
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkCheckBufconnCodec is BenchmarkCheckBufconn with the server set
+// up as `cors-authz serve` does (NewCodec forced).
+func BenchmarkCheckBufconnCodec(b *testing.B) {
+	s, _ := newTestService(b, DefaultCacheSize)
+	client := authv3.NewAuthorizationClient(serveWithCodec(b, s))
+	req := benchCases[0].req.build()
+	ctx := context.Background()
+	if _, err := client.Check(ctx, req); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := client.Check(ctx, req); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
