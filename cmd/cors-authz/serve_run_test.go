@@ -132,7 +132,7 @@ func TestServeAnswersChecks(t *testing.T) {
 // Without --config the embedded example policy serves, and says so.
 func TestServeEmbeddedPolicy(t *testing.T) {
 	p := startServe(t, "--cache-size", "0")
-	if _, ok := p.logs.find("no --config: serving the embedded example policy"); !ok {
+	if _, ok := p.logs.Find("no --config: serving the embedded example policy"); !ok {
 		t.Error("no log line about the embedded policy")
 	}
 	c := p.conn()
@@ -250,7 +250,7 @@ func TestServeSIGHUP(t *testing.T) {
 	waitFor(t, "the SIGHUP reload", func() bool { return acaoFor(t, c, servePartnerB) == servePartnerB })
 	// The watcher logs the load just after handing the policy over.
 	waitFor(t, "the SIGHUP reload's log", func() bool {
-		rec, ok := p.logs.find("policy loaded")
+		rec, ok := p.logs.Find("policy loaded")
 		return ok && rec["trigger"] == "signal hangup"
 	})
 }
@@ -309,7 +309,7 @@ func TestServeShutdownHealth(t *testing.T) {
 	for _, step := range []string{"shutdown requested", "shutdown: health NOT_SERVING, /readyz failing",
 		"shutdown: draining before closing the listener", "shutdown: gRPC server stopped; in-flight Checks finished",
 		"shutdown: admin server stopped", "stopped"} {
-		if _, ok := p.logs.find(step); !ok {
+		if _, ok := p.logs.Find(step); !ok {
 			t.Errorf("no log %q", step)
 		}
 	}
@@ -343,7 +343,7 @@ func TestServeShutdownTimeout(t *testing.T) {
 	if code := p.stop(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	if _, ok := p.logs.find("shutdown: in-flight Checks still running at --shutdown-timeout; closing connections"); !ok {
+	if _, ok := p.logs.Find("shutdown: in-flight Checks still running at --shutdown-timeout; closing connections"); !ok {
 		t.Errorf("no forced-stop log; logs:\n%s", p.logs)
 	}
 	if _, err := stream.Recv(); err == nil {
@@ -405,7 +405,7 @@ func TestServeSIGHUPEmbedded(t *testing.T) {
 	p := startServe(t, "--admin-addr=")
 	p.hup <- syscall.SIGHUP
 	waitFor(t, "the ignored-SIGHUP log", func() bool {
-		_, ok := p.logs.find("SIGHUP ignored: serving the embedded policy, which has no file to reload")
+		_, ok := p.logs.Find("SIGHUP ignored: serving the embedded policy, which has no file to reload")
 		return ok
 	})
 }
@@ -450,13 +450,13 @@ func TestServeCmdRealSIGHUP(t *testing.T) {
 			t.Errorf("serveCmd exited %d; logs:\n%s", code, logs)
 		}
 	}()
-	waitFor(t, "listening", func() bool { _, ok := logs.find("grpc listening"); return ok })
+	waitFor(t, "listening", func() bool { _, ok := logs.Find("grpc listening"); return ok })
 	replaceFile(t, path, servePolicy(servePartnerB))
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the SIGHUP reload", func() bool { return logs.count("policy loaded") == 2 })
-	if rec, _ := logs.find("policy loaded"); rec["trigger"] != "signal hangup" {
+	waitFor(t, "the SIGHUP reload", func() bool { return logs.Count("policy loaded") == 2 })
+	if rec, _ := logs.Find("policy loaded"); rec["trigger"] != "signal hangup" {
 		t.Errorf("reload trigger = %v, want signal hangup", rec["trigger"])
 	}
 }

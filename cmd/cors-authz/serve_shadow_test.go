@@ -181,7 +181,7 @@ func TestServeShadowWithEmbeddedPolicy(t *testing.T) {
 	replaceFile(t, shadowPath, servePolicy(servePartnerB))
 	p.hup <- syscall.SIGHUP
 	waitFor(t, "the shadow reload", func() bool { return p.shadow().Generation == 2 })
-	if _, ok := p.logs.find("SIGHUP ignored: serving the embedded policy, which has no file to reload"); ok {
+	if _, ok := p.logs.Find("SIGHUP ignored: serving the embedded policy, which has no file to reload"); ok {
 		t.Error("SIGHUP was reported as ignored although it reloaded the shadow policy")
 	}
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -19,6 +17,8 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cors-authz/cors-authz/internal/logtest"
 )
 
 // TestMain checks that no test leaves a goroutine behind: every serve
@@ -27,61 +27,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // logLines collects serve's log output (JSON lines) for tests to read the
 // bound addresses and the events they wait for.
-type logLines struct {
-	mu      sync.Mutex
-	raw     bytes.Buffer
-	partial []byte
-	records []map[string]any
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.raw.Write(p)
-	l.partial = append(l.partial, p...)
-	for {
-		i := bytes.IndexByte(l.partial, '\n')
-		if i < 0 {
-			break
-		}
-		var rec map[string]any
-		if json.Unmarshal(l.partial[:i], &rec) == nil {
-			l.records = append(l.records, rec)
-		}
-		l.partial = l.partial[i+1:]
-	}
-	return len(p), nil
-}
-
-func (l *logLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.raw.String()
-}
-
-// find returns the last record with the message msg.
-func (l *logLines) find(msg string) (map[string]any, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i := len(l.records) - 1; i >= 0; i-- {
-		if l.records[i]["msg"] == msg {
-			return l.records[i], true
-		}
-	}
-	return nil, false
-}
-
-func (l *logLines) count(msg string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, r := range l.records {
-		if r["msg"] == msg {
-			n++
-		}
-	}
-	return n
-}
+type logLines = logtest.Lines
 
 // serveProc is one serve run inside the test process.
 type serveProc struct {
@@ -128,12 +74,12 @@ func startServe(t *testing.T, args ...string) *serveProc {
 		}
 	})
 	for range 1000 { // bounded: 10 s
-		if rec, ok := p.logs.find("grpc listening"); ok {
+		if rec, ok := p.logs.Find("grpc listening"); ok {
 			p.grpcAddr = rec["addr"].(string)
 			if strings.HasPrefix(p.grpcAddr, "/") {
 				p.grpcAddr = "unix://" + p.grpcAddr
 			}
-			if rec, ok := p.logs.find("admin listening"); ok {
+			if rec, ok := p.logs.Find("admin listening"); ok {
 				p.adminURL = "http://" + rec["addr"].(string)
 				return p
 			}

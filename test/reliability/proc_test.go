@@ -4,7 +4,6 @@ package reliability
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +19,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cors-authz/cors-authz/internal/logtest"
 )
 
 // startTimeout bounds how long a process may take to log its addresses
@@ -128,8 +129,8 @@ func serveEnv() []string {
 func (p *proc) waitListening(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		g, gok := p.logs.find("grpc listening")
-		a, aok := p.logs.find("admin listening")
+		g, gok := p.logs.Find("grpc listening")
+		a, aok := p.logs.Find("admin listening")
 		if gok && aok {
 			p.grpcAddr, _ = g["addr"].(string)
 			if strings.HasPrefix(p.grpcAddr, "/") {
@@ -327,75 +328,4 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 }
 
 // logBuf collects a process's stderr: the raw text and the JSON records.
-type logBuf struct {
-	mu      sync.Mutex
-	raw     bytes.Buffer
-	partial []byte
-	records []map[string]any
-}
-
-func (l *logBuf) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.raw.Write(b)
-	l.partial = append(l.partial, b...)
-	for {
-		i := bytes.IndexByte(l.partial, '\n')
-		if i < 0 {
-			break
-		}
-		var rec map[string]any
-		if json.Unmarshal(l.partial[:i], &rec) == nil {
-			l.records = append(l.records, rec)
-		}
-		l.partial = l.partial[i+1:]
-	}
-	return len(b), nil
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	const max = 64 << 10
-	if s := l.raw.String(); len(s) > max {
-		return "…" + s[len(s)-max:]
-	}
-	return l.raw.String()
-}
-
-// find returns the last record with message msg.
-func (l *logBuf) find(msg string) (map[string]any, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i := len(l.records) - 1; i >= 0; i-- {
-		if l.records[i]["msg"] == msg {
-			return l.records[i], true
-		}
-	}
-	return nil, false
-}
-
-// count returns how many records have message msg.
-func (l *logBuf) count(msg string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, r := range l.records {
-		if r["msg"] == msg {
-			n++
-		}
-	}
-	return n
-}
-
-// index returns the position of the first record with message msg, or -1.
-func (l *logBuf) index(msg string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i, r := range l.records {
-		if r["msg"] == msg {
-			return i
-		}
-	}
-	return -1
-}
+type logBuf = logtest.Lines

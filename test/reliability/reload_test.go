@@ -234,7 +234,7 @@ func TestBadReloadsUnderLoad(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before := p.metrics().value(`cors_authz_policy_reloads_total{result="failure"}`)
-			logged := p.logs.count(failedMsg)
+			logged := p.logs.Count(failedMsg)
 			c.brk()
 			waitFor(t, reloadTimeout, "the reload failure in /policy", func() bool {
 				return p.policy().LastReloadError != nil
@@ -253,7 +253,7 @@ func TestBadReloadsUnderLoad(t *testing.T) {
 			if pv.LastReloadError.Message == "" {
 				t.Errorf("/policy last_reload_error has no message")
 			}
-			waitFor(t, 5*time.Second, "the failure in the log", func() bool { return p.logs.count(failedMsg) > logged })
+			waitFor(t, 5*time.Second, "the failure in the log", func() bool { return p.logs.Count(failedMsg) > logged })
 			if code, body, err := p.get("/readyz"); err != nil || code != 200 {
 				t.Errorf("/readyz = %d %q, %v while the file is refused; want 200 (the last good policy serves)", code, body, err)
 			}

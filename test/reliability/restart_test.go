@@ -127,7 +127,7 @@ func TestRestartAfterKill(t *testing.T) {
 			if !ok || code != 1 {
 				t.Fatalf("restart on a broken policy: exited %v with %d, want 1; logs:\n%s", ok, code, bad.logs)
 			}
-			if _, ok := bad.logs.find("cannot start"); !ok {
+			if _, ok := bad.logs.Find("cannot start"); !ok {
 				t.Errorf("no \"cannot start\" log; logs:\n%s", bad.logs)
 			}
 			if n := w.ready.Load(); n != 0 {

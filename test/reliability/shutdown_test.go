@@ -143,7 +143,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	}
 	last := -1
 	for _, s := range steps {
-		i := p.logs.index(s)
+		i := p.logs.Index(s)
 		if i <= last {
 			t.Errorf("log %q at record %d, want it after the previous step (record %d); logs:\n%s", s, i, last, p.logs)
 		}

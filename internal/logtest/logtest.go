@@ -1,0 +1,89 @@
+// Package logtest collects a cors-authz process's JSON log lines (slog's
+// JSON handler: one record a line) for tests that wait for, or assert on,
+// logged events such as "grpc listening".
+package logtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"sync"
+)
+
+// Lines is an io.Writer that keeps the raw text and every JSON record
+// written to it. It is safe for concurrent use.
+type Lines struct {
+	mu      sync.Mutex
+	raw     bytes.Buffer
+	partial []byte
+	records []map[string]any
+}
+
+// Write records complete lines; a partial line waits for its end.
+func (l *Lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.raw.Write(p)
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			break
+		}
+		var rec map[string]any
+		if json.Unmarshal(l.partial[:i], &rec) == nil {
+			l.records = append(l.records, rec)
+		}
+		l.partial = l.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+// maxString bounds String, for failure messages of long runs.
+const maxString = 64 << 10
+
+// String is the raw text written so far (its last 64 KiB).
+func (l *Lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s := l.raw.String(); len(s) > maxString {
+		return "…" + s[len(s)-maxString:]
+	}
+	return l.raw.String()
+}
+
+// Find returns the last record whose message is msg.
+func (l *Lines) Find(msg string) (map[string]any, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.records) - 1; i >= 0; i-- {
+		if l.records[i]["msg"] == msg {
+			return l.records[i], true
+		}
+	}
+	return nil, false
+}
+
+// Count returns how many records have message msg.
+func (l *Lines) Count(msg string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, r := range l.records {
+		if r["msg"] == msg {
+			n++
+		}
+	}
+	return n
+}
+
+// Index returns the position of the first record with message msg, or -1.
+func (l *Lines) Index(msg string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, r := range l.records {
+		if r["msg"] == msg {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,43 @@
+package logtest
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestLines(t *testing.T) {
+	var l Lines
+	// A record split across writes, a non-JSON line, and concurrent writers.
+	fmt.Fprint(&l, `{"msg":"grpc listening","addr":"127.0.0.1:1"}`+"\n"+`{"msg":"policy lo`)
+	fmt.Fprint(&l, `aded","generation":1}`+"\nnot json\n")
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fmt.Fprintf(&l, `{"msg":"policy loaded","generation":%d}`+"\n", i+2)
+		}()
+	}
+	wg.Wait()
+	if rec, ok := l.Find("grpc listening"); !ok || rec["addr"] != "127.0.0.1:1" {
+		t.Errorf("Find = %v, %v", rec, ok)
+	}
+	if n := l.Count("policy loaded"); n != 5 {
+		t.Errorf("Count = %d, want 5", n)
+	}
+	if i := l.Index("policy loaded"); i != 1 {
+		t.Errorf("Index = %d, want 1", i)
+	}
+	if _, ok := l.Find("absent"); ok || l.Index("absent") != -1 {
+		t.Error("found an absent message")
+	}
+	if !strings.Contains(l.String(), "not json") {
+		t.Error("raw text lost")
+	}
+	fmt.Fprint(&l, strings.Repeat("x", 2*maxString))
+	if s := l.String(); len(s) > maxString+len("…") || !strings.HasPrefix(s, "…") {
+		t.Errorf("String not bounded: %d bytes", len(s))
+	}
+}
