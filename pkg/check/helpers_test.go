@@ -219,9 +219,16 @@ func assertResponse(t testing.TB, resp *authv3.CheckResponse) answer {
 // client; both are stopped when the test ends.
 func serve(t testing.TB, s *Service) authv3.AuthorizationClient {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
 	g := grpc.NewServer()
 	s.Register(g)
+	return authv3.NewAuthorizationClient(serveBufconn(t, g))
+}
+
+// serveBufconn runs g on an in-memory listener and returns a connection to
+// it; both are stopped when the test ends.
+func serveBufconn(t testing.TB, g *grpc.Server) *grpc.ClientConn {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -238,5 +245,5 @@ func serve(t testing.TB, s *Service) authv3.AuthorizationClient {
 		g.Stop()
 		<-done
 	})
-	return authv3.NewAuthorizationClient(conn)
+	return conn
 }
