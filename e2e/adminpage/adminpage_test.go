@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,9 +49,9 @@ const hostile = `"><img src=x onerror=alert(1)><script>alert(2)</script>`
 // TestAdminPage drives headless Chromium through the admin page of a real
 // `cors-authz serve --config ... --shadow-config ...`.
 func TestAdminPage(t *testing.T) {
-	chromium := requireChromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel) // after the browser's cleanup: it closes gracefully
+	tab := harness.Chromium(t, ctx, "", chromedp.WindowSize(1280, 1024))
 	dir := t.TempDir()
 	bin, err := harness.BuildServer(ctx, dir)
 	if err != nil {
@@ -64,16 +63,16 @@ func TestAdminPage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv, err := startServer(ctx, bin, "--config", enforced, "--shadow-config", shadow)
+	srv, err := harness.StartAuthz(ctx, bin, enforced, "--shadow-config", shadow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Stop()
-	admin := "http://" + srv.adminAddr
+	admin := "http://" + srv.AdminAddr
 
 	// Live traffic for the disagreement counts: three Checks the shadow
 	// would deny, two it would allow, one both allow.
-	sendChecks(t, ctx, srv.grpcAddr, map[string]int{
+	sendChecks(t, ctx, srv.GRPCAddr, map[string]int{
 		"https://legacy.example.org": 3, "https://a.tenant.example.com": 2, "https://partner.example.org": 1,
 	})
 
@@ -87,23 +86,6 @@ func TestAdminPage(t *testing.T) {
 		t.Errorf("Content-Security-Policy %q", csp)
 	}
 
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(chromium),
-		chromedp.UserDataDir(filepath.Join(dir, "chromium-profile")),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1280, 1024),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	tab, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
 	// The page's CSP forbids every script, and chromedp fills the form
 	// with small scripts; let DevTools bypass it. The escaping checks then
 	// hold without the CSP's help: an injected element or script would be
@@ -113,7 +95,7 @@ func TestAdminPage(t *testing.T) {
 		return err
 	}))
 	if err != nil {
-		t.Fatalf("start chromium: %v", err)
+		t.Fatalf("bypass the page's CSP: %v", err)
 	}
 
 	t.Run("overview", func(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,36 +21,6 @@ import (
 	"github.com/cors-authz/cors-authz/e2e/envoymodel"
 	"github.com/cors-authz/cors-authz/e2e/internal/harness"
 )
-
-// chromiumPath finds the browser: $CHROMIUM, then the Debian package's
-// binary, then other common names.
-func chromiumPath() (string, bool) {
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p, true
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, true
-		}
-	}
-	return "", false
-}
-
-// requireChromium skips the test when no browser is installed, except in
-// CI (CI=true), where a missing browser is a failure.
-func requireChromium(t *testing.T) string {
-	t.Helper()
-	p, ok := chromiumPath()
-	if ok {
-		return p
-	}
-	msg := "chromium not found (install it with: apt-get update && apt-get install -y chromium; or set CHROMIUM=/path)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + ": the browser tests are required in CI")
-	}
-	t.Skip(msg)
-	return ""
-}
 
 // fetchResult is what the page's fetch() produced.
 type fetchResult struct {
@@ -173,9 +142,11 @@ func (l *checkLog) find(method, path string) []envoymodel.CheckEvent {
 // application with fetch(), and each scenario is judged by what the page
 // itself observed.
 func TestBrowserCORS(t *testing.T) {
-	chromium := requireChromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel) // after the browser's cleanup: it closes gracefully
+	// One browser for every scenario. Every *.test host is this machine;
+	// ports stay distinct per origin.
+	browser := harness.Chromium(t, ctx, "MAP *.test 127.0.0.1")
 	dir := t.TempDir()
 
 	bin, err := harness.BuildServer(ctx, dir)
@@ -224,30 +195,6 @@ func TestBrowserCORS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-
-	// One browser for every scenario.
-	userData := filepath.Join(dir, "chromium-profile")
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(chromium),
-		chromedp.UserDataDir(userData),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		// Every *.test host is this machine; ports stay distinct per origin.
-		chromedp.Flag("host-resolver-rules", "MAP *.test 127.0.0.1"),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
 
 	report := func(t *testing.T, what string, r fetchResult) {
 		t.Helper()

@@ -19,14 +19,6 @@ import (
 	"github.com/cors-authz/cors-authz/e2e/internal/harness"
 )
 
-// envoyPath finds an Envoy binary: $ENVOY, else envoy on PATH.
-func envoyPath() (string, error) {
-	if p := os.Getenv("ENVOY"); p != "" {
-		return p, nil
-	}
-	return exec.LookPath("envoy")
-}
-
 // rewritePorts returns deploy/envoy.yaml with its fixed ports replaced:
 // the listener (0.0.0.0:8080 → 127.0.0.1:listen), the admin interface
 // (9901), the cors_authz cluster (9001) and the app cluster (8000). Each
@@ -80,7 +72,7 @@ func (l *lockedBuffer) String() string {
 // TestRealEnvoy runs the scenarios against a real Envoy using the shipped
 // deploy/envoy.yaml, when Envoy is installed.
 func TestRealEnvoy(t *testing.T) {
-	envoy, err := envoyPath()
+	envoy, err := harness.LookProgram("ENVOY", "envoy") // $ENVOY, else envoy on PATH
 	if err != nil {
 		t.Skipf("envoy not on PATH (%v): Envoy has no Debian package and cannot be installed here; "+
 			"install it (or set ENVOY=/path/to/envoy) to run the scenarios against real Envoy with deploy/envoy.yaml", err)

@@ -1,7 +1,7 @@
 // Package harness starts the pieces an end-to-end CORS test needs: the
 // real cors-authz binary with a policy file, a fake application, and page
-// servers for the browser's origins. It is shared by e2e/browser and
-// e2e/realenvoy and used only by tests.
+// servers for the browser's origins, and headless Chromium. It is shared
+// by e2e/browser, e2e/adminpage and e2e/realenvoy and used only by tests.
 package harness
 
 import (
@@ -60,11 +60,13 @@ type Authz struct {
 	logs []string // stderr lines, for failure messages
 }
 
-// StartAuthz runs `bin serve --config policy` on loopback ports, waits
+// StartAuthz runs `bin serve --config policy extra...` on loopback ports
+// (extra are further serve flags, e.g. "--shadow-config", path), waits
 // until it logs its addresses and /readyz answers 200, and returns it.
-func StartAuthz(ctx context.Context, bin, policy string) (*Authz, error) {
-	cmd := exec.Command(bin, "serve", "--config", policy,
-		"--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-format", "json")
+func StartAuthz(ctx context.Context, bin, policy string, extra ...string) (*Authz, error) {
+	args := append([]string{"serve", "--config", policy,
+		"--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-format", "json"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout = io.Discard
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
