@@ -8,13 +8,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cors-authz/cors-authz/internal/atomicfile"
 	"github.com/cors-authz/cors-authz/internal/checktest"
 	"github.com/cors-authz/cors-authz/pkg/check"
 	"github.com/cors-authz/cors-authz/pkg/policy"
@@ -170,17 +170,7 @@ func writeFile(t testing.TB, path, data string) {
 // over path, as editors, `mv` and config management tools do.
 func renameInto(t testing.TB, path, data string) {
 	t.Helper()
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-policy-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := atomicfile.Write(path, []byte(data)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -13,26 +11,8 @@ import (
 
 	"github.com/cors-authz/cors-authz/bench/fixture"
 	"github.com/cors-authz/cors-authz/bench/scale"
+	"github.com/cors-authz/cors-authz/internal/atomicfile"
 )
-
-// writeAtomic replaces path's contents the way operators and Kubernetes
-// do: write a temporary file in the same directory, then rename it over.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".policy-*.tmp")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
 
 // largePolicy is the 100,000-origin scale policy plus marker, an origin
 // that only this version of the file allows.
@@ -76,7 +56,7 @@ func measureReload(ctx context.Context, addr, path string, k int) (time.Duration
 		return 0, fmt.Errorf("before the reload: granted=%t err=%v (want a refusal)", ok, err)
 	}
 	start := time.Now()
-	if err := writeAtomic(path, data); err != nil {
+	if err := atomicfile.Write(path, data); err != nil {
 		return 0, err
 	}
 	const limit = 30 * time.Second

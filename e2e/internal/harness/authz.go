@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -20,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cors-authz/cors-authz/internal/atomicfile"
 )
 
 // RepoRoot is the root of the cors-authz repository (the parent of e2e/).
@@ -205,19 +206,4 @@ func (a *Authz) Stop() {
 
 // WriteFileAtomic replaces path with data the way config management and
 // Kubernetes do: write a temporary file beside it, then rename over it.
-func WriteFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".policy-*.tmp")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+func WriteFileAtomic(path string, data []byte) error { return atomicfile.Write(path, data) }
