@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
 )
 
 // benchCases are the in-process Check paths, each a request answered the
@@ -100,21 +101,36 @@ func BenchmarkCheck(b *testing.B) {
 }
 
 // BenchmarkCheckBufconn is the same hit over an in-memory gRPC connection:
-// the framework's cost that every ext_authz service pays, for scale.
+// the framework's cost that every ext_authz service pays, for scale; "codec"
+// sets the server up as `cors-authz serve` does (NewCodec forced).
 func BenchmarkCheckBufconn(b *testing.B) {
-	s, _ := newTestService(b, DefaultCacheSize)
-	client := serve(b, s)
-	req := benchCases[0].req.build()
-	ctx := context.Background()
-	if _, err := client.Check(ctx, req); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		if _, err := client.Check(ctx, req); err != nil {
-			b.Fatal(err)
-		}
+	for _, c := range []struct {
+		name string
+		conn func(testing.TB, *Service) *grpc.ClientConn
+	}{
+		{"std", func(tb testing.TB, s *Service) *grpc.ClientConn {
+			g := grpc.NewServer()
+			s.Register(g)
+			return serveBufconn(tb, g)
+		}},
+		{"codec", func(tb testing.TB, s *Service) *grpc.ClientConn { return serveWithCodec(tb, s) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s, _ := newTestService(b, DefaultCacheSize)
+			client := authv3.NewAuthorizationClient(c.conn(b, s))
+			req := benchCases[0].req.build()
+			ctx := context.Background()
+			if _, err := client.Check(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := client.Check(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

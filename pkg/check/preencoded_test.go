@@ -317,22 +317,3 @@ func BenchmarkMarshalShared(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkCheckBufconnCodec is BenchmarkCheckBufconn with the server set
-// up as `cors-authz serve` does (NewCodec forced).
-func BenchmarkCheckBufconnCodec(b *testing.B) {
-	s, _ := newTestService(b, DefaultCacheSize)
-	client := authv3.NewAuthorizationClient(serveWithCodec(b, s))
-	req := benchCases[0].req.build()
-	ctx := context.Background()
-	if _, err := client.Check(ctx, req); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		if _, err := client.Check(ctx, req); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
