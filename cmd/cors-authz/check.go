@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/cors-authz/cors-authz/pkg/explain"
+	"github.com/cors-authz/cors-authz/internal/explain"
 )
 
 // checkCmd sends one Envoy-shaped CheckRequest to a running service and

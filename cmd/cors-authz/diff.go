@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/cors-authz/cors-authz/pkg/diff"
+	"github.com/cors-authz/cors-authz/internal/diff"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 

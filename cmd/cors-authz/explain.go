@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/cors-authz/cors-authz/pkg/explain"
+	"github.com/cors-authz/cors-authz/internal/explain"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 

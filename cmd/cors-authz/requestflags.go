@@ -4,7 +4,7 @@ import (
 	"flag"
 	"strings"
 
-	"github.com/cors-authz/cors-authz/pkg/explain"
+	"github.com/cors-authz/cors-authz/internal/explain"
 )
 
 // stringList is a repeatable string flag.

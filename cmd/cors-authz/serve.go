@@ -20,10 +20,10 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
-	"github.com/cors-authz/cors-authz/pkg/admin"
+	"github.com/cors-authz/cors-authz/internal/admin"
+	"github.com/cors-authz/cors-authz/internal/reload"
 	"github.com/cors-authz/cors-authz/pkg/check"
 	"github.com/cors-authz/cors-authz/pkg/policy"
-	"github.com/cors-authz/cors-authz/pkg/reload"
 )
 
 // serveCmd runs the Check service until ctx is cancelled (SIGINT/SIGTERM),

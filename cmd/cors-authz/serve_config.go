@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cors-authz/cors-authz/internal/reload"
 	"github.com/cors-authz/cors-authz/pkg/check"
-	"github.com/cors-authz/cors-authz/pkg/reload"
 )
 
 // envPrefix prefixes the environment variable of every serve flag:

@@ -8,10 +8,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cors-authz/cors-authz/pkg/admin"
+	"github.com/cors-authz/cors-authz/internal/admin"
+	"github.com/cors-authz/cors-authz/internal/reload"
 	"github.com/cors-authz/cors-authz/pkg/check"
 	"github.com/cors-authz/cors-authz/pkg/policy"
-	"github.com/cors-authz/cors-authz/pkg/reload"
 )
 
 // shadowTarget makes a reload.Watcher install what it loads as the shadow

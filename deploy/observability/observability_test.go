@@ -22,10 +22,10 @@ import (
 	"go.uber.org/goleak"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/cors-authz/cors-authz/pkg/admin"
+	"github.com/cors-authz/cors-authz/internal/admin"
+	"github.com/cors-authz/cors-authz/internal/reload"
 	"github.com/cors-authz/cors-authz/pkg/check"
 	"github.com/cors-authz/cors-authz/pkg/policy"
-	"github.com/cors-authz/cors-authz/pkg/reload"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"strings"
 
-	"github.com/cors-authz/cors-authz/pkg/policy/internal/origin"
+	"github.com/cors-authz/cors-authz/internal/origin"
 )
 
 // AppendCacheKey appends to dst the bytes that, with rt.Class and

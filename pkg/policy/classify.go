@@ -3,7 +3,7 @@ package policy
 import (
 	"strings"
 
-	"github.com/cors-authz/cors-authz/pkg/policy/internal/origin"
+	"github.com/cors-authz/cors-authz/internal/origin"
 )
 
 // Route is the first half of a decision: which class applies to a request

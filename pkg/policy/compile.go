@@ -4,8 +4,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cors-authz/cors-authz/pkg/policy/internal/headers"
-	"github.com/cors-authz/cors-authz/pkg/policy/internal/origin"
+	"github.com/cors-authz/cors-authz/internal/headers"
+	"github.com/cors-authz/cors-authz/internal/origin"
 )
 
 // originSet is the compiled allowlist of a class.

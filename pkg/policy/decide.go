@@ -3,8 +3,8 @@ package policy
 import (
 	"strings"
 
-	"github.com/cors-authz/cors-authz/pkg/policy/internal/headers"
-	"github.com/cors-authz/cors-authz/pkg/policy/internal/methods"
+	"github.com/cors-authz/cors-authz/internal/headers"
+	"github.com/cors-authz/cors-authz/internal/methods"
 )
 
 // Response header names (Fetch §3.2.3), lower case as HTTP/2 requires.

@@ -10,7 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/cors-authz/cors-authz/pkg/policy/internal/origin"
+	"github.com/cors-authz/cors-authz/internal/origin"
 )
 
 // decoder walks the YAML node tree, so that every problem can name its

@@ -1,6 +1,6 @@
 package policy
 
-import "github.com/cors-authz/cors-authz/pkg/policy/internal/origin"
+import "github.com/cors-authz/cors-authz/internal/origin"
 
 // Document is the policy file (version 1) after normalisation: what an
 // operator wrote, with origins in canonical form. It is the public contract

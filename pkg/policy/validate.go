@@ -8,9 +8,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/cors-authz/cors-authz/pkg/policy/internal/headers"
-	"github.com/cors-authz/cors-authz/pkg/policy/internal/methods"
-	"github.com/cors-authz/cors-authz/pkg/policy/internal/origin"
+	"github.com/cors-authz/cors-authz/internal/headers"
+	"github.com/cors-authz/cors-authz/internal/methods"
+	"github.com/cors-authz/cors-authz/internal/origin"
 )
 
 // originPattern is a parsed allowlist entry with where it was written.

@@ -6,7 +6,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 
-	"github.com/cors-authz/cors-authz/pkg/admin"
+	"github.com/cors-authz/cors-authz/internal/admin"
 )
 
 // The serve command wires readiness to its lifecycle: not ready until a

@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/cors-authz/cors-authz/pkg/explain"
+	"github.com/cors-authz/cors-authz/internal/explain"
 )
 
 // Bounds of an /explain query. The page is for one request typed by a

@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
-	"github.com/cors-authz/cors-authz/pkg/admin"
+	"github.com/cors-authz/cors-authz/internal/admin"
+	"github.com/cors-authz/cors-authz/internal/reload"
 	"github.com/cors-authz/cors-authz/pkg/policy"
-	"github.com/cors-authz/cors-authz/pkg/reload"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

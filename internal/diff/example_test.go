@@ -3,7 +3,7 @@ package diff_test
 import (
 	"fmt"
 
-	"github.com/cors-authz/cors-authz/pkg/diff"
+	"github.com/cors-authz/cors-authz/internal/diff"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cors-authz/cors-authz/internal/explain"
 	"github.com/cors-authz/cors-authz/pkg/check"
-	"github.com/cors-authz/cors-authz/pkg/explain"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 

@@ -13,8 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cors-authz/cors-authz/internal/reload"
 	"github.com/cors-authz/cors-authz/pkg/policy"
-	"github.com/cors-authz/cors-authz/pkg/reload"
 )
 
 // Options wires the handler to the state it shows. Functions are called on

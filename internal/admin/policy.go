@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cors-authz/cors-authz/internal/reload"
 	"github.com/cors-authz/cors-authz/pkg/policy"
-	"github.com/cors-authz/cors-authz/pkg/reload"
 )
 
 // PolicyView is the JSON body of GET /policy.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cors-authz/cors-authz/pkg/explain"
+	"github.com/cors-authz/cors-authz/internal/explain"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
