@@ -2,7 +2,6 @@ package policy
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/cors-authz/cors-authz/internal/headers"
 	"github.com/cors-authz/cors-authz/internal/origin"
@@ -55,32 +54,30 @@ func compileClass(s *ClassSpec, index int) *Class {
 		credentials: s.AllowCredentials,
 		privateNet:  s.AllowPrivateNetwork,
 		denyAction:  s.DenyAction,
-		headers:     headers.NewSet(s.AllowHeaders),
 	}
 	if c.denyAction == "" {
 		c.denyAction = DenyOmit
 	}
-	c.origins = origin.NewSet(s.patterns)
-	c.methods = make(map[string]struct{}, len(s.AllowMethods))
-	var ms []string
-	for _, m := range s.AllowMethods {
-		if _, dup := c.methods[m]; !dup {
-			c.methods[m] = struct{}{}
-			ms = append(ms, m)
+	c.base = newGrant(s, nil)
+	c.base.srcs = []int{0}
+	wild := 0
+	for i := range s.patterns {
+		if s.patterns[i].Wildcard {
+			wild++
 		}
 	}
-	c.acam = strings.Join(ms, ", ")
-	var hs []string
-	for _, h := range s.AllowHeaders {
-		if h != "*" {
-			hs = append(hs, strings.ToLower(h))
+	c.grants = origin.NewMap[*Grant](len(s.patterns), wild)
+	for i := range s.patterns {
+		if k := exactKey(s.patterns, s.AllowOrigins, i); k != "" {
+			c.grants.PutExact(k, c.base)
+		} else {
+			c.grants.Put(s.patterns[i], c.base)
 		}
 	}
-	c.acah = strings.Join(hs, ", ")
-	c.aceh = strings.Join(s.ExposeHeaders, ", ")
 	if s.MaxAge != nil {
 		c.acma, c.hasMA = strconv.Itoa(*s.MaxAge), true
 	}
-	c.vary = c.origins.Len() > 0 || c.denyAction == DenySelfOrigin
+	c.external = c.grants.Len() > 0 || s.Delegate != nil
+	c.vary = c.external || c.denyAction == DenySelfOrigin
 	return c
 }
