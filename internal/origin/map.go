@@ -1,6 +1,9 @@
 package origin
 
-import "strings"
+import (
+	"maps"
+	"strings"
+)
 
 // Map is an allowlist whose entries carry a value: Lookup returns the value
 // of the entry an origin matches, with the same cost as Set.Contains (one
@@ -128,3 +131,11 @@ func (m *Map[V]) wildcardFor(scheme, host, port string) (V, bool) {
 		}
 	}
 }
+
+// Clone returns a copy of m that can be changed without changing m.
+func (m *Map[V]) Clone() Map[V] {
+	return Map[V]{exact: maps.Clone(m.exact), wild: maps.Clone(m.wild)}
+}
+
+// DeleteExact removes an exact origin in canonical form.
+func (m *Map[V]) DeleteExact(canon string) { delete(m.exact, canon) }

@@ -11,7 +11,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
+
+// racyWindow: see unchanged.
+const racyWindow = 2 * time.Second
 
 // A policy directory holds the base policy in BaseFile and one fragment
 // per other *.yaml file. Names starting with "." are skipped (a Kubernetes
@@ -71,6 +75,7 @@ type Dir struct {
 	baseErr  error   // why the base bytes last examined were refused
 	baseSt   FileState
 	frags    map[string]*dirFragment // by file name within the directory
+	stats    map[string]os.FileInfo  // each file as last read
 	served   *Policy
 }
 
@@ -81,9 +86,19 @@ type dirFragment struct {
 	goodData []byte    // its bytes, to re-validate it under a new base
 }
 
+// unchanged reports whether a file is, by its metadata, the one last
+// read: the same inode (a ConfigMap swap or an editor's rename makes a new
+// one), size and modification time. Only changed files are read again.
+// A file modified less than racyWindow before it was read is read again
+// at the next Scan: a second write within the file system's timestamp
+// granularity could keep size and modification time.
+func unchanged(prev, cur os.FileInfo) bool {
+	return prev != nil && os.SameFile(prev, cur) && prev.Size() == cur.Size() && prev.ModTime().Equal(cur.ModTime())
+}
+
 // OpenDir returns a Dir for path; it reads nothing until Scan.
 func OpenDir(path string) *Dir {
-	return &Dir{path: path, frags: map[string]*dirFragment{}}
+	return &Dir{path: path, frags: map[string]*dirFragment{}, stats: map[string]os.FileInfo{}}
 }
 
 // ScanResult is the outcome of one Scan.
@@ -107,7 +122,7 @@ type ScanResult struct {
 // ScanResult.Refused and is not an error.
 func (d *Dir) Scan() (ScanResult, error) {
 	var res ScanResult
-	files, err := d.read()
+	files, err := d.read(false)
 	if err != nil {
 		return d.result(res), err
 	}
@@ -118,9 +133,13 @@ func (d *Dir) Scan() (ScanResult, error) {
 		err := fmt.Errorf("read policy: %s: no %s in the policy directory", d.path, BaseFile)
 		d.baseSt = FileState{File: baseName, Role: RoleBase, State: FileRefused, ServingSHA256: d.baseSt.ServingSHA256, Error: err.Error()}
 		d.baseSeen, d.baseErr = "", err
+		delete(d.stats, BaseFile)
 		return d.result(res), err
 	}
 	baseDigest := digestOf(baseData)
+	if baseFile.same {
+		baseDigest = d.baseSeen
+	}
 	rebase := false
 	switch {
 	case baseDigest == d.baseSeen && d.baseErr != nil:
@@ -138,11 +157,16 @@ func (d *Dir) Scan() (ScanResult, error) {
 		d.base, d.baseErr, rebase = p, nil, true
 		d.baseSt = FileState{File: baseName, Role: RoleBase, State: FileLoaded, SHA256: baseDigest, ServingSHA256: baseDigest, Warnings: warns}
 		res.Warnings = append(res.Warnings, warns...)
+		// Every fragment is validated again under the new guardrails.
+		if files, err = d.read(true); err != nil {
+			return d.result(res), err
+		}
 	}
 	changed := rebase
 	for name, f := range d.frags {
 		if _, ok := files[name]; !ok {
 			delete(d.frags, name) // a removed file revokes its grants
+			delete(d.stats, name)
 			changed = changed || f.good != nil
 		}
 	}
@@ -150,12 +174,15 @@ func (d *Dir) Scan() (ScanResult, error) {
 		if name == BaseFile {
 			continue
 		}
-		data := file.data
 		f := d.frags[name]
 		if f == nil {
 			f = &dirFragment{}
 			d.frags[name] = f
 		}
+		if file.same && !rebase {
+			continue
+		}
+		data := file.data
 		digest := digestOf(data)
 		if file.err != nil {
 			digest = "unreadable: " + file.err.Error()
@@ -174,7 +201,7 @@ func (d *Dir) Scan() (ScanResult, error) {
 				good = append(good, f.good)
 			}
 		}
-		p, err := d.base.WithFragments(good)
+		p, err := d.base.merge(good, d.served)
 		if err != nil {
 			return d.result(res), err // not reached: every good fragment was validated against d.base
 		}
@@ -254,14 +281,17 @@ func (d *Dir) Files() []FileState {
 	return out
 }
 
-// dirFile is one file's bytes, or why it could not be read.
+// dirFile is one file's bytes, or why it could not be read; same marks a
+// file left unread because its metadata says it is unchanged.
 type dirFile struct {
 	data []byte
 	err  error
+	same bool
 }
 
-// read returns every *.yaml file of the directory by name.
-func (d *Dir) read() (map[string]dirFile, error) {
+// read returns every *.yaml file of the directory by name; unless all,
+// files whose metadata is unchanged are not read.
+func (d *Dir) read(all bool) (map[string]dirFile, error) {
 	entries, err := os.ReadDir(d.path)
 	if err != nil {
 		return nil, fmt.Errorf("read policy: %w", err)
@@ -273,15 +303,27 @@ func (d *Dir) read() (map[string]dirFile, error) {
 			continue
 		}
 		full := filepath.Join(d.path, name)
+		fi, err := os.Stat(full)
+		if err == nil && fi.IsDir() {
+			continue
+		}
+		if err == nil && !all && unchanged(d.stats[name], fi) {
+			files[name] = dirFile{same: true}
+			continue
+		}
+		delete(d.stats, name)
 		data, err := readLimited(full)
 		if errors.Is(err, errIsDir) {
 			continue
+		}
+		if err == nil && fi != nil && time.Since(fi.ModTime()) > racyWindow {
+			d.stats[name] = fi
 		}
 		if err != nil && name == BaseFile {
 			return nil, err
 		}
 		// An unreadable fragment is refused like an invalid one.
-		files[name] = dirFile{data, err}
+		files[name] = dirFile{data: data, err: err}
 	}
 	return files, nil
 }

@@ -25,6 +25,15 @@ type ClassExtension struct {
 // itself is returned, so a policy directory holding only the base policy
 // behaves exactly like that file. Fragments are merged in name order.
 func (p *Policy) WithFragments(frags []*Fragment) (*Policy, error) {
+	return p.merge(frags, nil)
+}
+
+// merge is WithFragments. When prev (an earlier merge on the same base) is
+// given, classes whose extensions are unchanged are shared with it, and a
+// class where one fragment's extension changed is updated from prev's
+// allowlist instead of rebuilt: reloading one fragment of hundreds then
+// costs a copy of the allowlist, not its construction.
+func (p *Policy) merge(frags []*Fragment, prev *Policy) (*Policy, error) {
 	base := p
 	if p.base != nil {
 		base = p.base
@@ -56,14 +65,109 @@ func (p *Policy) WithFragments(frags []*Fragment) (*Policy, error) {
 	np.digest = hex.EncodeToString(h.Sum(nil))
 	np.classes = make([]*Class, len(base.classes))
 	np.byName = make(map[string]*Class, len(base.classes))
+	if prev != nil && prev.Base() != base {
+		prev = nil
+	}
 	for i, c := range base.classes {
-		if exts := byClass[c.Name]; len(exts) > 0 {
+		exts := byClass[c.Name]
+		var old *Class
+		if prev != nil {
+			old = prev.classes[i]
+		}
+		switch j := oneChanged(old, exts); {
+		case len(exts) == 0:
+		case j == -1:
+			c = old // the same extensions: the same class
+		case j >= 0:
+			c = old.replaceExtension(j, exts, base.source)
+		default:
 			c = c.extend(exts, base.source)
 		}
 		np.classes[i] = c
 		np.byName[c.Name] = c
 	}
 	return &np, nil
+}
+
+// oneChanged compares old's extensions with exts: -1 when they are the
+// same, j when only extension j differs and it is the same file's (with
+// exact origins only, old and new), else -2.
+func oneChanged(old *Class, exts []ClassExtension) int {
+	if old == nil || len(old.exts) != len(exts) {
+		return -2
+	}
+	j := -1
+	for i := range exts {
+		if old.exts[i] == exts[i] {
+			continue
+		}
+		if j >= 0 || old.exts[i].File != exts[i].File {
+			return -2
+		}
+		j = i
+	}
+	if j >= 0 && (old.grants.HasWildcards() || hasWildcard(exts[j].patterns)) {
+		return -2
+	}
+	return j
+}
+
+func hasWildcard(ps []origin.Pattern) bool {
+	for i := range ps {
+		if ps[i].Wildcard {
+			return true
+		}
+	}
+	return false
+}
+
+// replaceExtension returns a copy of c in which extension j is exts[j]
+// (same file, new version): its old origins lose its grant, its new ones
+// gain it. Neither version nor any other source has wildcards (see
+// oneChanged), so no entry's grant depends on coverage.
+func (c *Class) replaceExtension(j int, exts []ClassExtension, baseName string) *Class {
+	nc := *c
+	nc.exts = exts
+	b := &grantBuilder{spec: c.Spec, base: baseName, exts: exts, cache: map[string]*Grant{}}
+	m := c.grants.Clone()
+	src := j + 1
+	old := c.exts[j]
+	rest := make([]int, 0, 4)
+	for i := range old.patterns {
+		k := exactKey(old.patterns, old.AllowOrigins, i)
+		g, ok := m.GetExact(k)
+		if !ok || !slices.Contains(g.srcs, src) {
+			continue
+		}
+		rest = rest[:0]
+		for _, s := range g.srcs {
+			if s != src {
+				rest = append(rest, s)
+			}
+		}
+		if len(rest) == 0 {
+			m.DeleteExact(k)
+		} else {
+			m.PutExact(k, b.get(rest))
+		}
+	}
+	single := b.get([]int{src})
+	e := exts[j]
+	for i := range e.patterns {
+		k := exactKey(e.patterns, e.AllowOrigins, i)
+		g, ok := m.GetExact(k)
+		switch {
+		case !ok:
+			g = single
+		case slices.Contains(g.srcs, src):
+			continue
+		default:
+			g = b.union(g, single)
+		}
+		m.PutExact(k, g)
+	}
+	nc.grants = m
+	return &nc
 }
 
 // Base is the base policy p was built from by WithFragments, or p itself.
