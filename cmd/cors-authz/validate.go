@@ -17,7 +17,7 @@ func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(stderr)
 	quiet := fs.Bool("q", false, "print errors only, no warnings or summary")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cors-authz validate [-q] FILE...")
+		fmt.Fprintln(stderr, "usage: cors-authz validate [-q] FILE|DIR...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -29,6 +29,10 @@ func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	code := 0
 	for _, file := range fs.Args() {
+		if policy.IsDir(file) {
+			code = max(code, validateDir(file, *quiet, stdout, stderr))
+			continue
+		}
 		p, warns, err := policy.Load(file)
 		if !*quiet {
 			for _, w := range warns {
