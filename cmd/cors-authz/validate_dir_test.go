@@ -100,3 +100,42 @@ func TestExplainDir(t *testing.T) {
 		t.Errorf("broken directory: exit %d:\n%s%s", code, out, errs)
 	}
 }
+
+// TestDiffDir: diff compares directories file by file and marks widening
+// per file; --exit-code says whether anything widens.
+func TestDiffDir(t *testing.T) {
+	old := copyPolicyDir(t, "team-search.yaml")
+	new := copyPolicyDir(t)
+	if err := os.WriteFile(filepath.Join(new, "team-search.yaml"), []byte("version: 1\nextend: [{class: partner-api, allow_origins: [https://search.example.org]}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		contains []string
+	}{
+		{"a fragment added", []string{"diff", "--exit-code", old, new}, diffExitWidens, []string{
+			"=== team-search.yaml (fragment, added): WIDENS (1 line(s))",
+			"+ WIDENS   allow_origins: added https://search.example.org",
+			"ACCESS WIDENS in team-search.yaml"}},
+		{"a fragment removed", []string{"diff", "--exit-code", new, old}, diffExitChanged, []string{
+			"=== team-search.yaml (fragment, removed)", "- narrows  allow_origins: removed https://search.example.org"}},
+		{"the same", []string{"diff", "--exit-code", old, old}, diffExitSame, []string{"no changes"}},
+		{"json", []string{"diff", "--json", old, new}, diffExitSame, []string{`"file": "team-search.yaml"`, `"status": "added"`, `"widens": true`}},
+		{"a refused fragment", []string{"diff", old, "testdata/policydir"}, diffExitError, []string{"team-search.yaml:5:21", "refused"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := runCLI(tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\n%s%s", code, tt.code, out, errs)
+			}
+			for _, c := range tt.contains {
+				if !strings.Contains(out+errs, c) {
+					t.Errorf("output lacks %q:\n%s%s", c, out, errs)
+				}
+			}
+		})
+	}
+}
