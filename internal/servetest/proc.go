@@ -61,6 +61,9 @@ func StartProc(cmd *exec.Cmd, log io.Writer) (*Proc, error) {
 // PID is the process ID.
 func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
+// Args is the command line the process was started with.
+func (p *Proc) Args() []string { return p.cmd.Args }
+
 // Process is the running process.
 func (p *Proc) Process() *os.Process { return p.cmd.Process }
 
