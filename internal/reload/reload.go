@@ -77,6 +77,9 @@ type Watcher struct {
 	state   Status
 	failKey string // what failed last (content digest or read error), to mute repeated polls
 
+	dir   *policy.Dir        // non-nil when Path is a policy directory
+	files []policy.FileState // its files' states
+
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -104,12 +107,16 @@ func New(opts Options) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Watcher{
+	w := &Watcher{
 		opts:    opts,
 		log:     log.With("policy", opts.Path),
 		metrics: m,
 		state:   Status{Path: opts.Path},
-	}, nil
+	}
+	if policy.IsDir(opts.Path) {
+		w.dir = policy.OpenDir(opts.Path)
+	}
+	return w, nil
 }
 
 // Status returns the outcome of the loads so far.
@@ -140,6 +147,9 @@ func (w *Watcher) load(trigger string, quiet bool) error {
 	defer w.mu.Unlock()
 	now := time.Now()
 	w.state.LastAttempt = now
+	if w.dir != nil {
+		return w.loadDir(trigger, now)
+	}
 
 	data, err := readFile(w.opts.Path)
 	if err != nil {
