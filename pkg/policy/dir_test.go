@@ -269,7 +269,7 @@ func TestDirSettledFiles(t *testing.T) {
 // updates from the previous one decides exactly like a policy merged from
 // scratch, including origins that several fragments share.
 func TestDirIncrementalMerge(t *testing.T) {
-	origins := []string{"https://a.example.net", "https://b.example.net", "https://c.example.net", "https://shared.example.net", "https://base.example.net", "https://x.b.partners.example.org"}
+	origins := []string{"https://a.example.net", "https://b.example.net", "https://c.example.net", "https://shared.example.net", "https://base.example.net", "https://x.b.partners.example.org", "https://y.b.partners.example.org"}
 	versions := []string{
 		frag("    allow_origins: [https://a.example.net, https://shared.example.net]\n    allow_methods: [PATCH]\n"),
 		frag("    allow_origins: [https://c.example.net, https://shared.example.net]\n    allow_methods: [DELETE]\n    allow_headers: [X-Team-A]\n"),
@@ -277,6 +277,8 @@ func TestDirIncrementalMerge(t *testing.T) {
 		frag("    allow_origins: [https://base.example.net, https://c.example.net]\n    allow_methods: [PATCH]\n"),
 		"version: 1\n",
 		frag("    allow_origins: [https://shared.example.net]\n    expose_headers: [X-A-Trace]\n"),
+		frag("    allow_origins: [https://y.b.partners.example.org]\n    allow_methods: [PATCH]\n"),
+		frag("    allow_origins: [https://a.example.net]\n"),
 	}
 	base := strings.Replace(delegatedBase, "[https://www.example.com]", "[https://www.example.com, https://base.example.net]", 1)
 	dir := t.TempDir()

@@ -79,7 +79,11 @@ func (p *Policy) merge(frags []*Fragment, prev *Policy) (*Policy, error) {
 		case j == -1:
 			c = old // the same extensions: the same class
 		case j >= 0:
-			c = old.replaceExtension(j, exts, base.source)
+			if nc := old.replaceExtension(j, exts, base.source); nc != nil {
+				c = nc
+				break
+			}
+			c = c.extend(exts, base.source)
 		default:
 			c = c.extend(exts, base.source)
 		}
@@ -91,7 +95,7 @@ func (p *Policy) merge(frags []*Fragment, prev *Policy) (*Policy, error) {
 
 // oneChanged compares old's extensions with exts: -1 when they are the
 // same, j when only extension j differs and it is the same file's (with
-// exact origins only, old and new), else -2.
+// exact origins only, old and new version), else -2.
 func oneChanged(old *Class, exts []ClassExtension) int {
 	if old == nil || len(old.exts) != len(exts) {
 		return -2
@@ -106,7 +110,7 @@ func oneChanged(old *Class, exts []ClassExtension) int {
 		}
 		j = i
 	}
-	if j >= 0 && (old.grants.HasWildcards() || hasWildcard(exts[j].patterns)) {
+	if j >= 0 && (hasWildcard(old.exts[j].patterns) || hasWildcard(exts[j].patterns)) {
 		return -2
 	}
 	return j
@@ -123,15 +127,25 @@ func hasWildcard(ps []origin.Pattern) bool {
 
 // replaceExtension returns a copy of c in which extension j is exts[j]
 // (same file, new version): its old origins lose its grant, its new ones
-// gain it. Neither version nor any other source has wildcards (see
-// oneChanged), so no entry's grant depends on coverage.
+// gain it. Neither version has wildcards (see oneChanged); when a wildcard
+// of another source covers one of their origins, whose grant then depends
+// on coverage, it returns nil and the class is rebuilt instead.
 func (c *Class) replaceExtension(j int, exts []ClassExtension, baseName string) *Class {
+	old := c.exts[j]
+	if c.grants.HasWildcards() {
+		for _, ps := range [][]origin.Pattern{old.patterns, exts[j].patterns} {
+			for _, p := range ps {
+				if _, _, covered := c.grants.Covering(p); covered {
+					return nil
+				}
+			}
+		}
+	}
 	nc := *c
 	nc.exts = exts
 	b := &grantBuilder{spec: c.Spec, base: baseName, exts: exts, cache: map[string]*Grant{}}
 	m := c.grants.Clone()
 	src := j + 1
-	old := c.exts[j]
 	rest := make([]int, 0, 4)
 	for i := range old.patterns {
 		k := exactKey(old.patterns, old.AllowOrigins, i)
