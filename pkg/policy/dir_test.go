@@ -324,3 +324,23 @@ func TestDirIncrementalMerge(t *testing.T) {
 		})
 	}
 }
+
+// TestDirDigestIndependentOfLocation: the same files give the same digest
+// in any directory, and any file's change changes it.
+func TestDirDigestIndependentOfLocation(t *testing.T) {
+	var sums []string
+	for _, a := range []string{teamA, teamA, strings.Replace(teamA, "[PATCH]", "[DELETE]", 1)} {
+		dir := t.TempDir()
+		writeFile(t, dir, policy.BaseFile, delegatedBase)
+		writeFile(t, dir, "team-a.yaml", a)
+		writeFile(t, dir, "team-b.yaml", teamB)
+		p, _, err := policy.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, p.SHA256())
+	}
+	if sums[0] != sums[1] || sums[1] == sums[2] {
+		t.Errorf("digests %v: want the first two equal and the third different", sums)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -53,7 +54,9 @@ func (p *Policy) merge(frags []*Fragment, prev *Policy) (*Policy, error) {
 		if i > 0 && frags[i-1].name == f.name {
 			return nil, fmt.Errorf("fragment %s given twice", f.name)
 		}
-		fmt.Fprintf(h, "\n%s\x00%s", f.name, f.digest)
+		// Names without their directory: the same files give the same
+		// digest wherever the directory is.
+		fmt.Fprintf(h, "\n%s\x00%s", filepath.Base(f.name), f.digest)
 		for j := range f.doc.Extend {
 			e := &f.doc.Extend[j]
 			byClass[e.Class] = append(byClass[e.Class], ClassExtension{File: f.name, Extension: e})
