@@ -76,9 +76,11 @@ func (m *RouteMap) Alike() bool { return m.toClasses != nil }
 // (from.Classify(r)), into the route the to policy chooses for r: after
 // it, *rt equals to.Classify(r), and can be passed to to.DecideRoute.
 func (m *RouteMap) Route(r *Request, rt *Route) {
-	if i := rt.Class.Index + 1; i < len(m.fromClasses) && m.fromClasses[i] == rt.Class {
-		rt.Class = m.toClasses[i]
-		return
+	if c := rt.Class; c != nil {
+		if i := c.Index + 1; i < len(m.fromClasses) && m.fromClasses[i] == c {
+			rt.Class = m.toClasses[i]
+			return
+		}
 	}
 	m.reroute(r, rt)
 }
