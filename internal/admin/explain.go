@@ -19,15 +19,6 @@ const (
 	maxExplainHeaders = 64      // request header lines
 )
 
-// Defaults of /explain, the same as `cors-authz explain`'s flags, so that
-// the same input gives the same answer.
-const (
-	defaultExplainMethod = "GET"
-	defaultExplainPath   = "/"
-	defaultExplainHost   = "localhost"
-	defaultExplainScheme = "https"
-)
-
 // explainQuery is one parsed /explain request.
 type explainQuery struct {
 	Input explain.Input
@@ -96,10 +87,12 @@ func parseExplainQuery(raw string) (explainQuery, error) {
 		return q, fmt.Errorf("format %q: want json or html", f)
 	}
 	q.Input = explain.Input{
-		Method: one("method", defaultExplainMethod),
-		Path:   one("path", defaultExplainPath),
-		Host:   one("host", defaultExplainHost),
-		Scheme: one("scheme", defaultExplainScheme),
+		// The defaults of `cors-authz explain`'s flags, so that the same
+		// input gives the same answer.
+		Method: one("method", explain.DefaultMethod),
+		Path:   one("path", explain.DefaultPath),
+		Host:   one("host", explain.DefaultHost),
+		Scheme: one("scheme", explain.DefaultScheme),
 		Class:  one("class", ""),
 	}
 	if q.Origin = strings.TrimSpace(vals.Get("origin")); q.Origin != "" {

@@ -160,8 +160,8 @@ func (u *ui) basePage(title string) page {
 		p.Shadow = newPanel("shadow", st.Snapshot)
 		p.Counts = newCountTable(st)
 	}
-	p.Form = form{Method: defaultExplainMethod, Path: defaultExplainPath, Host: defaultExplainHost,
-		Scheme: defaultExplainScheme, Shadow: p.Shadow != nil}
+	p.Form = form{Method: explain.DefaultMethod, Path: explain.DefaultPath, Host: explain.DefaultHost,
+		Scheme: explain.DefaultScheme, Shadow: p.Shadow != nil}
 	return p
 }
 
@@ -181,8 +181,8 @@ func (u *ui) explainPage(w http.ResponseWriter, q explainQuery, qerr error) {
 	switch {
 	case qerr != nil:
 		p.Error, status = qerr.Error(), http.StatusBadRequest
-		p.Form = form{Method: defaultExplainMethod, Path: defaultExplainPath, Host: defaultExplainHost,
-			Scheme: defaultExplainScheme, Shadow: p.Shadow != nil}
+		p.Form = form{Method: explain.DefaultMethod, Path: explain.DefaultPath, Host: explain.DefaultHost,
+			Scheme: explain.DefaultScheme, Shadow: p.Shadow != nil}
 	case err != nil:
 		p.Error, status = err.Error(), http.StatusBadRequest
 	case p.Enforced == nil:

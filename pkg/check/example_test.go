@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cors-authz/cors-authz/pkg/check"
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -81,7 +82,7 @@ classes:
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := grpc.NewServer(grpc.ForceServerCodecV2(check.NewCodec()))
+	srv := grpc.NewServer(grpc.ForceServerCodecV2(envoyauth.NewCodec()))
 	svc.Register(srv) // as envoy.service.auth.v3.Authorization
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()

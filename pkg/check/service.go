@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -141,7 +142,7 @@ func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 // answer is Check for both Check and the gRPC handler (grpc.go): the
 // response, and for a response shared between requests its pre-encoded
 // form (nil for a response built for this request alone).
-func (s *Service) answer(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, pre *PreEncoded, err error) {
+func (s *Service) answer(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, pre *envoyauth.PreEncoded, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("check: handler panicked; answering Internal", "panic", fmt.Sprint(r))
@@ -159,7 +160,7 @@ func (s *Service) answer(ctx context.Context, req *authv3.CheckRequest) (resp *a
 
 // check is answer without the panic guard (the fuzz target calls it, so a
 // panic fails the fuzzer instead of being hidden).
-func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, *PreEncoded) {
+func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, *envoyauth.PreEncoded) {
 	start := monotonic()
 	snap := s.cur.Load()
 	if snap == nil {
@@ -167,13 +168,13 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 	}
 
 	var r policy.Request
-	if !viewRequest(req, &r) {
+	if !envoyauth.ReadRequest(req, &r) {
 		s.record(ctx, start, snap, &snap.classes[0], outMalformed, policy.NotCORS, reasonMalformed, "", false)
-		return snap.noHeaders.resp, &snap.noHeaders
+		return snap.noHeaders.Response(), &snap.noHeaders
 	}
 	if snap.pol == nil {
 		s.record(ctx, start, snap, &snap.classes[0], outNoPolicy, policy.NotCORS, reasonNoPolicy, "", false)
-		return snap.noHeaders.resp, &snap.noHeaders
+		return snap.noHeaders.Response(), &snap.noHeaders
 	}
 
 	rt := snap.pol.Classify(&r)
@@ -193,7 +194,7 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 					s.shadowHit(ctx, snap, sp, cs, e, &r, rt)
 				}
 				s.record(ctx, start, snap, cs, e.outcome, rt.Kind, e.reason, "", true)
-				return e.enc.resp, &e.enc
+				return e.enc.Response(), &e.enc
 			}
 			s.m.misses.Inc()
 		} else {
@@ -210,16 +211,16 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 	}
 	var (
 		resp *authv3.CheckResponse
-		pre  *PreEncoded
+		pre  *envoyauth.PreEncoded
 	)
 	switch {
 	case static:
 		resp, pre = cs.statics.get(&v)
 	case key != nil:
-		pre = snap.cache.addMemo(key, buildResponse(&v), out, v.Reason, memo)
-		resp = pre.resp
+		pre = snap.cache.addMemo(key, envoyauth.Response(&v), out, v.Reason, memo)
+		resp = pre.Response()
 	default:
-		resp = buildResponse(&v)
+		resp = envoyauth.Response(&v)
 	}
 	s.record(ctx, start, snap, cs, out, v.Kind, v.Reason, v.Detail, false)
 	return resp, pre
@@ -278,7 +279,7 @@ type snapshot struct {
 	// noHeaders answers requests that cannot be decided (no HTTP
 	// attributes, or no policy): forward with no CORS headers, which is
 	// the CORS default deny.
-	noHeaders PreEncoded
+	noHeaders envoyauth.PreEncoded
 
 	// shadow is the shadow policy paired with this snapshot, nil when
 	// none is set (SetShadow replaces it).
@@ -305,7 +306,7 @@ func (s *Service) newSnapshot(p *policy.Policy, gen uint64, at time.Time) *snaps
 		Snapshot: policy.Snapshot{Policy: p, Generation: gen, LoadedAt: at},
 		pol:      p,
 	}
-	snap.noHeaders.init(buildResponse(&policy.Verdict{Kind: policy.NotCORS, Allowed: true}))
+	snap.noHeaders.Init(envoyauth.Response(&policy.Verdict{Kind: policy.NotCORS, Allowed: true}))
 	if p == nil {
 		snap.classes = []classState{{label: fallbackLabel, counters: s.m.counters(fallbackLabel)}}
 		return snap
