@@ -22,14 +22,14 @@ import (
 func (w *Watcher) Files() []policy.FileState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return append([]policy.FileState(nil), w.files...)
+	return append([]policy.FileState(nil), w.state.Files...)
 }
 
 // loadDir is load for a policy directory; the caller holds w.mu.
 func (w *Watcher) loadDir(trigger string, now time.Time) error {
 	res, err := w.dir.Scan()
-	w.files = w.dir.Files()
-	w.metrics.fileStates(w.files)
+	w.state.Files = w.dir.Files()
+	w.metrics.fileStates(w.state.Files)
 	for _, is := range res.Warnings {
 		w.log.Warn("policy warning", "file", is.File, "issue", is.String())
 	}
@@ -68,7 +68,7 @@ func (w *Watcher) loadDir(trigger string, now time.Time) error {
 	}
 	var refused []string
 	var issues []policy.Issue
-	for _, st := range w.files {
+	for _, st := range w.state.Files {
 		if st.State == policy.FileRefused {
 			refused = append(refused, filepath.Base(st.File))
 			issues = append(issues, st.Issues...)
@@ -79,7 +79,7 @@ func (w *Watcher) loadDir(trigger string, now time.Time) error {
 		// The served policy is older than the directory: say so where a
 		// refused policy file is reported, and count each new refusal.
 		err := fmt.Errorf("%d policy file(s) refused: %s", len(refused), strings.Join(refused, ", "))
-		w.state.LastError = &Failure{At: now, Message: err.Error(), Issues: issues, err: err}
+		w.state.LastError = policy.NewReloadFailure(now, err, issues)
 		if len(res.Refused) > 0 {
 			w.metrics.failure()
 		} else {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/cors-authz/cors-authz/internal/headers"
+	"github.com/cors-authz/cors-authz/internal/methods"
 )
 
 // Grant is what a class grants the origins of one allowlist entry: the
@@ -24,11 +25,11 @@ type Grant struct {
 	files []string // who granted the origin: the base policy and/or fragments
 	srcs  []int    // the same as indexes: 0 the base class, i the class's extension i-1
 
-	methods map[string]struct{} // AllowMethods (case-sensitive)
-	headers headerSet           // AllowHeaders (lower case)
-	acam    string              // Access-Control-Allow-Methods
-	acah    string              // Access-Control-Allow-Headers (when not reflecting)
-	aceh    string              // Access-Control-Expose-Headers
+	methods methods.Set // AllowMethods (case-sensitive)
+	headers headerSet   // AllowHeaders (lower case)
+	acam    string      // Access-Control-Allow-Methods
+	acah    string      // Access-Control-Allow-Headers (when not reflecting)
+	aceh    string      // Access-Control-Expose-Headers
 }
 
 // Files names the files that granted the origin, base policy first, then
@@ -65,11 +66,8 @@ func newGrant(s *ClassSpec, exts []*Extension) *Grant {
 	for _, e := range exts {
 		add(e.ExposeHeaders, &g.ExposeHeaders, true)
 	}
-	g.methods = make(map[string]struct{}, len(g.AllowMethods))
-	for _, m := range g.AllowMethods {
-		g.methods[m] = struct{}{}
-	}
-	g.acam = strings.Join(g.AllowMethods, ", ")
+	g.methods = methods.NewSet(g.AllowMethods)
+	g.acam = strings.Join(g.methods.List(), ", ")
 	g.headers = headers.NewSet(g.AllowHeaders)
 	var hs []string
 	for _, h := range g.AllowHeaders {
