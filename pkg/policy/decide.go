@@ -55,7 +55,13 @@ func (p *Policy) decide(r *Request, rt *Route, v *Verdict) {
 		}
 		return
 	}
-	if reason, detail := p.originRefused(r, rt); reason != "" {
+	reason, detail := p.originRefused(r, rt)
+	if reason == "" && r.Method == "" {
+		// No method, no grant: every HTTP request has one (RFC 9110
+		// §9.1), so a check without it says nothing a grant could rest on.
+		reason = ReasonMethodMissing
+	}
+	if reason != "" {
 		v.Reason, v.Detail = reason, detail
 		if rt.Kind == Preflight {
 			v.Respond, v.Status = true, 403
@@ -152,7 +158,9 @@ func (p *Policy) preflight(r *Request, v *Verdict) {
 		v.Reason, v.Detail = ReasonHeaderNotAllowed, name
 		return
 	}
-	pn := strings.EqualFold(r.ACRPN, "true")
+	// Private Network Access: browsers send exactly "true"; any other
+	// value is no request for private-network access (a plain preflight).
+	pn := r.ACRPN == "true"
 	if pn && !c.privateNet {
 		v.Reason = ReasonPrivateNetwork
 		return

@@ -76,6 +76,12 @@ const (
 	acamList = "GET, POST, PUT, PATCH, DELETE"
 )
 
+type decideCase struct {
+	name string
+	r    policy.Request
+	want want
+}
+
 func TestDecide(t *testing.T) {
 	p := mustParse(t, testPolicy)
 	noOrigin := req("GET", "/api/v1/users", "")
@@ -97,11 +103,7 @@ func TestDecide(t *testing.T) {
 	selfHost := req("GET", "/self/x", "https://evil.example.net")
 	selfHost.Host = "admin.example.com:8443"
 
-	tests := []struct {
-		name string
-		r    policy.Request
-		want want
-	}{
+	tests := []decideCase{
 		{"no origin is not CORS, Vary still set", noOrigin, want{class: "public-api", kind: policy.NotCORS, allowed: true, reason: "not_cors",
 			headers: map[string]string{"vary": "Origin"}}},
 		{"no origin on internal class: untouched", func() policy.Request { r := noOrigin; r.Path = "/"; return r }(),
@@ -206,6 +208,74 @@ func TestDecide(t *testing.T) {
 				"access-control-allow-private-network": "true", "vary": varyPF + ", Access-Control-Request-Private-Network"}}},
 		{"private network not allowed", pnDenied,
 			want{class: "open-api", kind: policy.Preflight, respond: true, status: 403, reason: "private_network_not_allowed", headers: map[string]string{}}},
+
+		// Issue 11 item 5: no method, no grant.
+		{"no method: no grant", req("", "/api/v1/x", partner),
+			want{class: "public-api", kind: policy.Actual, reason: "method_missing", headers: map[string]string{"vary": "Origin"}}},
+		{"no method on a deny_action reject class: 403", req("", "/open/x", partner),
+			want{class: "open-api", kind: policy.Actual, respond: true, status: 403, reason: "method_missing", headers: map[string]string{}}},
+		{"no method, no Origin: forwarded as before", func() policy.Request { r := req("", "/api/v1/x", ""); r.HasOrigin = false; return r }(),
+			want{class: "public-api", kind: policy.NotCORS, allowed: true, reason: "not_cors", headers: map[string]string{"vary": "Origin"}}},
+		{"no method, unlisted origin: the origin is the reason", req("", "/api/v1/x", "https://evil.example.net"),
+			want{class: "public-api", kind: policy.Actual, reason: "origin_not_allowed", headers: map[string]string{"vary": "Origin"}}},
+	}
+	// Issue 11 item 6: only the exact value "true" asks for private-network
+	// access; anything else is a plain preflight (no ACAPN, no PNA in Vary).
+	for _, v := range []string{"TRUE", "True", "true ", " true", "1", "yes", "true,true", "false"} {
+		on := preflight("/api/v1/x", partner, "PUT", "")
+		on.ACRPN = v
+		off := preflight("/open/x", partner, "GET", "")
+		off.ACRPN = v
+		tests = append(tests,
+			decideCase{"ACRPN " + v + " is a plain preflight", on,
+				want{class: "public-api", kind: policy.Preflight, allowed: true, respond: true, status: 204, reason: "preflight_allowed", headers: map[string]string{
+					"access-control-allow-origin": partner, "access-control-allow-credentials": "true",
+					"access-control-allow-methods": acamList, "access-control-max-age": "600", "vary": varyPF}}},
+			decideCase{"ACRPN " + v + " on a class without private network", off,
+				want{class: "open-api", kind: policy.Preflight, allowed: true, respond: true, status: 204, reason: "preflight_allowed", headers: map[string]string{
+					"access-control-allow-origin": partner, "vary": varyPF}}},
+		)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := p.Decide(&tt.r)
+			checkVerdict(t, &v, tt.want)
+		})
+	}
+}
+
+// TestDecideMethodsAsWritten (issue 11 item 7): Fetch upper-cases only
+// DELETE, GET, HEAD, OPTIONS, POST and PUT, so fetch(url, {method: "patch"})
+// preflights with "patch", which only an exact "patch" entry allows.
+func TestDecideMethodsAsWritten(t *testing.T) {
+	p := mustParse(t, `version: 1
+classes:
+  - name: lower
+    match: {path_prefixes: [/lower/]}
+    allow_origins: [https://partner.example.org]
+    allow_methods: [patch, propfind]
+  - name: upper
+    match: {path_prefixes: [/upper/]}
+    allow_origins: [https://partner.example.org]
+    allow_methods: [PATCH]
+  - name: internal
+    match: {path_prefixes: [/]}
+`)
+	allowed := func(class, acam string) want {
+		return want{class: class, kind: policy.Preflight, allowed: true, respond: true, status: 204, reason: "preflight_allowed",
+			headers: map[string]string{"access-control-allow-origin": partner, "access-control-allow-methods": acam, "vary": varyPF}}
+	}
+	refused := func(class, m string) want {
+		return want{class: class, kind: policy.Preflight, respond: true, status: 403, reason: "method_not_allowed: " + m, headers: map[string]string{}}
+	}
+	tests := []decideCase{
+		{"patch allowed by patch", preflight("/lower/x", partner, "patch", ""), allowed("lower", "patch, propfind")},
+		{"propfind allowed by propfind", preflight("/lower/x", partner, "propfind", ""), allowed("lower", "patch, propfind")},
+		{"PATCH not allowed by patch", preflight("/lower/x", partner, "PATCH", ""), refused("lower", "PATCH")},
+		{"Patch not allowed by patch", preflight("/lower/x", partner, "Patch", ""), refused("lower", "Patch")},
+		{"PATCH allowed by PATCH", preflight("/upper/x", partner, "PATCH", ""), allowed("upper", "PATCH")},
+		{"patch not allowed by PATCH", preflight("/upper/x", partner, "patch", ""), refused("upper", "patch")},
+		{"get is not safelisted", preflight("/upper/x", partner, "get", ""), refused("upper", "get")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -369,6 +439,7 @@ func TestCacheKey(t *testing.T) {
 	}
 	for _, r := range []policy.Request{func() policy.Request { r := req("GET", "/", ""); r.HasOrigin = false; return r }(),
 		req("GET", "/", "https://app.example.com"),
+		req("", "/api/v1/x", partner), // no method, no grant: its key would be a GET's
 		preflight("/api/v1/x", partner, "PUT", strings.Repeat("a,", 1000))} {
 		rt := p.Classify(&r)
 		if _, ok := rt.AppendCacheKey(nil, &r); ok {

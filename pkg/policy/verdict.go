@@ -45,6 +45,7 @@ const (
 	ReasonUnknownClass        Reason = "unknown_class"
 	ReasonNoClass             Reason = "no_class_matched"
 	ReasonCrossOriginInternal Reason = "cross_origin_to_internal"
+	ReasonMethodMissing       Reason = "method_missing"
 )
 
 // Selection says how the class was chosen.
