@@ -22,6 +22,11 @@ func (rt Route) AppendCacheKey(dst []byte, r *Request) ([]byte, bool) {
 	if r.Method == "" {
 		return dst, false
 	}
+	// A path whose meaning depends on decoding gets no grant from the class
+	// its normal form selects, which other paths share: decided afresh.
+	if rt.pathAmbiguous {
+		return dst, false
+	}
 	// Fields are length-prefixed so that no two requests share a key.
 	dst = append(dst, byte(rt.Kind), byte(rt.Selection))
 	dst = appendField(dst, r.Origin)

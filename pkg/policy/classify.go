@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/cors-authz/cors-authz/internal/origin"
+	"github.com/cors-authz/cors-authz/internal/paths"
 )
 
 // Route is the first half of a decision: which class applies to a request
@@ -17,10 +18,16 @@ type Route struct {
 
 	origin      origin.Origin // the parsed Origin, when originValid
 	originValid bool
+	// pathAmbiguous: the path's meaning depends on the server's decoding
+	// (see internal/paths) and a path rule took part in choosing Class,
+	// so Class grants nothing.
+	pathAmbiguous bool
 }
 
 // Classify chooses r's class and kind. The class is the one named by
-// r.ClassHint, else the first whose match holds, else the fallback.
+// r.ClassHint, else the first whose match holds, else the fallback. Path
+// rules are matched against the path's normal form (internal/paths), so
+// "/api/v1/%2e%2e/admin" is classified as the "/api/admin" it names.
 func (p *Policy) Classify(r *Request) Route {
 	rt := Route{Hint: r.ClassHint}
 	switch {
@@ -32,9 +39,13 @@ func (p *Policy) Classify(r *Request) Route {
 		}
 	default:
 		rt.Class, rt.Selection = p.fallback, ByDefault
+		path, ambiguous := paths.Normalise(r.Path)
+		pathRules := false // a class tried so far has path rules
 		for _, c := range p.classes {
-			if c.match.matches(r.Host, r.Path) {
+			pathRules = pathRules || c.pathRules
+			if c.match.matches(r.Host, path) {
 				rt.Class, rt.Selection = c, ByMatch
+				rt.pathAmbiguous = ambiguous && pathRules
 				break
 			}
 		}

@@ -61,6 +61,13 @@ func (p *Policy) decide(r *Request, rt *Route, v *Verdict) {
 		// §9.1), so a check without it says nothing a grant could rest on.
 		reason = ReasonMethodMissing
 	}
+	if reason == "" && rt.pathAmbiguous {
+		// Defence in depth: a proxy that does not normalise paths (Istio
+		// without pathNormalization, a direct gRPC client) may route
+		// "/api/v1/..%2Fadmin" to /admin; a path-selected grant must not
+		// depend on how the upstream decodes the path.
+		reason = ReasonPathAmbiguous
+	}
 	if reason != "" {
 		v.Reason, v.Detail = reason, detail
 		if rt.Kind == Preflight {

@@ -244,6 +244,85 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// TestDecidePathNormalisation (issue 11 item 2): classes are chosen on the
+// path's normal form, and a path whose meaning depends on decoding gets no
+// grant from a class a path rule chose.
+func TestDecidePathNormalisation(t *testing.T) {
+	p := mustParse(t, testPolicy)
+	granted := want{class: "public-api", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+		"access-control-allow-origin": partner, "access-control-allow-credentials": "true",
+		"access-control-expose-headers": "X-Request-Id", "vary": "Origin"}}
+	internal := want{class: "internal", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}
+	ambiguous := want{class: "public-api", kind: policy.Actual, reason: "path_ambiguous", headers: map[string]string{"vary": "Origin"}}
+	hinted := req("GET", "/api/v1/..%2Fadmin", partner)
+	hinted.ClassHint = "public-api"
+	tests := []decideCase{
+		{"dot segments resolved", req("GET", "/api/v1/../admin", partner), internal},
+		{"dot segments climbing out", req("GET", "/api/v1/../../admin", partner), internal},
+		{"percent-encoded dot segments", req("GET", "/api/v1/%2e%2e/admin", partner), internal},
+		{"mixed-case encoded dots", req("GET", "/api/v1/.%2E/%2e./admin", partner), internal},
+		{"merged slashes cannot dodge a prefix", req("GET", "//api/v1/x", partner), granted},
+		{"single dot keeps the grant", req("GET", "/api/v1/./x", partner), granted},
+		{"encoded single dot keeps the grant", req("GET", "/api/v1/%2e/x", partner), granted},
+		{"a path that resolves into the class is granted", req("GET", "/admin/../api/v1/x?y", partner), granted},
+		{"escaped unreserved characters decoded", req("GET", "/%61pi/v1/x", partner), granted},
+		{"encoded slash: no grant", req("GET", "/api/v1/..%2Fadmin", partner), ambiguous},
+		{"lower-case encoded slash: no grant", req("GET", "/api/v1/a%2fb", partner), ambiguous},
+		{"encoded backslash: no grant", req("GET", "/api/v1/..%5Cadmin", partner), ambiguous},
+		{"backslash: no grant", req("GET", `/api/v1/..\admin`, partner), ambiguous},
+		{"dot segment with parameters: no grant", req("GET", "/api/v1/..;/admin", partner), ambiguous},
+		{"ambiguous preflight refused", preflight("/api/v1/..%2Fadmin", partner, "PUT", ""),
+			want{class: "public-api", kind: policy.Preflight, respond: true, status: 403, reason: "path_ambiguous", headers: map[string]string{}}},
+		{"ambiguous path on a reject class: 403", req("GET", "/open/..%2Fx", partner),
+			want{class: "open-api", kind: policy.Actual, respond: true, status: 403, reason: "path_ambiguous", headers: map[string]string{}}},
+		{"ambiguous path, unlisted origin: the origin is the reason", req("GET", "/api/v1/a%2Fb", "https://evil.example.net"),
+			want{class: "public-api", kind: policy.Actual, reason: "origin_not_allowed", headers: map[string]string{"vary": "Origin"}}},
+		{"ambiguous path, no Origin: forwarded as before", func() policy.Request { r := req("GET", "/api/v1/a%2Fb", ""); r.HasOrigin = false; return r }(),
+			want{class: "public-api", kind: policy.NotCORS, allowed: true, reason: "not_cors", headers: map[string]string{"vary": "Origin"}}},
+		{"cors_class hint: the route chose, the grant stands", hinted, granted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := p.Decide(&tt.r)
+			checkVerdict(t, &v, tt.want)
+		})
+	}
+
+	// A class chosen by host alone keeps its grant on an ambiguous path,
+	// unless a class with path rules was tried before it.
+	q := mustParse(t, `version: 1
+classes:
+  - name: partner-host
+    match: {hosts: [partner-api.example.com]}
+    allow_origins: [https://partner.example.org]
+  - name: admin
+    match: {path_prefixes: [/admin/]}
+  - name: api-host
+    match: {hosts: [api.example.com]}
+    allow_origins: [https://partner.example.org]
+  - name: internal
+    match: {path_prefixes: [/]}
+`)
+	hostOnly := []decideCase{
+		{"host-only class first: grant stands", func() policy.Request { r := req("GET", "/x/..%2Fadmin/y", partner); r.Host = "partner-api.example.com"; return r }(),
+			want{class: "partner-host", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "vary": "Origin"}}},
+		{"host-only class after a path class: no grant", req("GET", "/x/..%2Fadmin/y", partner),
+			want{class: "api-host", kind: policy.Actual, reason: "path_ambiguous", headers: map[string]string{"vary": "Origin"}}},
+		{"host-only class after a path class, plain path: grant", req("GET", "/x/y", partner),
+			want{class: "api-host", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "vary": "Origin"}}},
+		{"the path class is chosen on the normal form", req("GET", "/x/../admin/y", partner),
+			want{class: "admin", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}},
+	}
+	for _, tt := range hostOnly {
+		t.Run(tt.name, func(t *testing.T) {
+			v := q.Decide(&tt.r)
+			checkVerdict(t, &v, tt.want)
+		})
+	}
+}
+
 // TestDecideMethodsAsWritten (issue 11 item 7): Fetch upper-cases only
 // DELETE, GET, HEAD, OPTIONS, POST and PUT, so fetch(url, {method: "patch"})
 // preflights with "patch", which only an exact "patch" entry allows.
@@ -440,6 +519,7 @@ func TestCacheKey(t *testing.T) {
 	for _, r := range []policy.Request{func() policy.Request { r := req("GET", "/", ""); r.HasOrigin = false; return r }(),
 		req("GET", "/", "https://app.example.com"),
 		req("", "/api/v1/x", partner), // no method, no grant: its key would be a GET's
+		req("GET", "/api/v1/..%2Fx", partner), // no grant on an ambiguous path: its key would be /api/v1/x's
 		preflight("/api/v1/x", partner, "PUT", strings.Repeat("a,", 1000))} {
 		rt := p.Classify(&r)
 		if _, ok := rt.AppendCacheKey(nil, &r); ok {

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cors-authz/cors-authz/internal/origin"
+	"github.com/cors-authz/cors-authz/internal/paths"
 )
 
 // decoder walks the YAML node tree, so that every problem can name its
@@ -426,8 +427,18 @@ func (d *decoder) match(n *yaml.Node, path string) MatchSpec {
 			var list []string
 			list, nodes = d.stringList(v, p)
 			for i, s := range list {
+				ep := fmt.Sprintf("%s[%d]", p, i)
 				if !strings.HasPrefix(s, "/") || strings.ContainsAny(s, "?# \t") {
-					d.errorf(nodes[i], fmt.Sprintf("%s[%d]", p, i), s, "a path starts with '/' and has no query, fragment or whitespace")
+					d.errorf(nodes[i], ep, s, "a path starts with '/' and has no query, fragment or whitespace")
+					continue
+				}
+				// Requests are matched on their normal form (RFC 3986
+				// §6.2.2), so an entry in another spelling never matches.
+				switch norm, ambiguous := paths.Normalise(s); {
+				case ambiguous:
+					d.errorf(nodes[i], ep, s, `a backslash, %%2F, %%5C, a bare '%%', a ";" after a dot segment or ".." after "//" means different paths to different servers; requests with one get no grant from path rules`)
+				case norm != s:
+					d.errorf(nodes[i], ep, s, "requests are matched on their normal form (dot segments resolved, slashes merged, unreserved escapes decoded, hex in upper case); write %q", norm)
 				}
 			}
 			if key == "paths" {
