@@ -304,7 +304,11 @@ classes:
     match: {path_prefixes: [/]}
 `)
 	hostOnly := []decideCase{
-		{"host-only class first: grant stands", func() policy.Request { r := req("GET", "/x/..%2Fadmin/y", partner); r.Host = "partner-api.example.com"; return r }(),
+		{"host-only class first: grant stands", func() policy.Request {
+			r := req("GET", "/x/..%2Fadmin/y", partner)
+			r.Host = "partner-api.example.com"
+			return r
+		}(),
 			want{class: "partner-host", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
 				"access-control-allow-origin": partner, "vary": "Origin"}}},
 		{"host-only class after a path class: no grant", req("GET", "/x/..%2Fadmin/y", partner),
@@ -518,7 +522,7 @@ func TestCacheKey(t *testing.T) {
 	}
 	for _, r := range []policy.Request{func() policy.Request { r := req("GET", "/", ""); r.HasOrigin = false; return r }(),
 		req("GET", "/", "https://app.example.com"),
-		req("", "/api/v1/x", partner), // no method, no grant: its key would be a GET's
+		req("", "/api/v1/x", partner),         // no method, no grant: its key would be a GET's
 		req("GET", "/api/v1/..%2Fx", partner), // no grant on an ambiguous path: its key would be /api/v1/x's
 		preflight("/api/v1/x", partner, "PUT", strings.Repeat("a,", 1000))} {
 		rt := p.Classify(&r)
