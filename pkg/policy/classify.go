@@ -3,6 +3,7 @@ package policy
 import (
 	"strings"
 
+	"github.com/cors-authz/cors-authz/internal/hosts"
 	"github.com/cors-authz/cors-authz/internal/origin"
 	"github.com/cors-authz/cors-authz/internal/paths"
 )
@@ -82,7 +83,7 @@ func (p *Policy) sameOrigin(r *Request, o origin.Origin) bool {
 	if r.Scheme == "" || !strings.EqualFold(o.Scheme, r.Scheme) {
 		return false
 	}
-	host, port := splitHostPort(r.Host)
+	host, port := hosts.SplitHostPort(r.Host)
 	if port == origin.DefaultPort(o.Scheme) {
 		port = ""
 	}
