@@ -127,7 +127,8 @@ func (p *Policy) deny(r *Request, v *Verdict) {
 	}
 }
 
-// selfOriginFor returns the self origin whose host is the request's host,
+// selfOriginFor returns the self origin whose host is the request's host
+// (a default port, or one trailing dot of the name, makes no difference),
 // else the first self origin.
 func (p *Policy) selfOriginFor(authority string) string {
 	if len(p.selfList) == 0 {
@@ -136,11 +137,13 @@ func (p *Policy) selfOriginFor(authority string) string {
 	if so, ok := p.selfByHost[authority]; ok {
 		return so
 	}
-	host, port := hosts.SplitHostPort(authority)
-	if port == "443" || port == "80" {
-		if so, ok := p.selfByHost[host]; ok {
-			return so
-		}
+	host, port := hosts.SplitHostPort(authority) // drops a trailing dot
+	key := host
+	if port != "" && port != "443" && port != "80" {
+		key = host + ":" + port
+	}
+	if so, ok := p.selfByHost[key]; ok {
+		return so
 	}
 	return p.selfList[0]
 }

@@ -327,6 +327,64 @@ classes:
 	}
 }
 
+// TestDecideTrailingDot (issue 11 item 3): "admin.example.com." is the
+// same DNS name as "admin.example.com", so host rules, the same-origin
+// test and the self-origin lookup treat one trailing dot as absent.
+func TestDecideTrailingDot(t *testing.T) {
+	p := mustParse(t, `version: 1
+self_origins: [https://app.example.com, https://other.example.com:8443]
+classes:
+  - name: admin
+    match: {hosts: [admin.example.com, "*.admin.example.com"]}
+  - name: public-api
+    match: {path_prefixes: [/api/]}
+    allow_origins: [https://partner.example.org]
+  - name: selfish
+    match: {path_prefixes: [/self/]}
+    deny_action: self_origin
+  - name: internal
+    match: {path_prefixes: [/]}
+`)
+	at := func(host, path, origin string) policy.Request {
+		r := req("GET", path, origin)
+		r.Host = host
+		return r
+	}
+	admin := want{class: "admin", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}
+	same := func(class string) want {
+		return want{class: class, kind: policy.SameOrigin, allowed: true, reason: "same_origin", headers: map[string]string{}}
+	}
+	selfACAO := func(so string) want {
+		return want{class: "selfish", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{
+			"access-control-allow-origin": so, "vary": "Origin"}}
+	}
+	tests := []decideCase{
+		{"host rule", at("admin.example.com", "/api/x", partner), admin},
+		{"host rule, trailing dot", at("admin.example.com.", "/api/x", partner), admin},
+		{"host rule, trailing dot and port", at("admin.example.com.:443", "/api/x", partner), admin},
+		{"host rule, trailing dot, upper case", at("ADMIN.Example.COM.", "/api/x", partner), admin},
+		{"wildcard host rule, trailing dot", at("eu.admin.example.com.", "/api/x", partner), admin},
+		{"other host still reaches the external class", at("api.example.com.", "/api/x", partner),
+			want{class: "public-api", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "vary": "Origin"}}},
+		{"same origin, trailing dot", at("api.example.com.", "/x", "https://api.example.com"), same("internal")},
+		{"same origin, trailing dot and default port", at("api.example.com.:443", "/x", "https://api.example.com"), same("internal")},
+		{"same origin, trailing dot and port", at("api.example.com.:8443", "/x", "https://api.example.com:8443"), same("internal")},
+		{"other port, trailing dot: cross-origin", at("api.example.com.:8443", "/x", "https://api.example.com"),
+			want{class: "internal", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}},
+		{"self origin of the host, trailing dot", at("other.example.com.:8443", "/self/x", "https://evil.example.net"), selfACAO("https://other.example.com:8443")},
+		{"self origin of the host, no trailing dot", at("other.example.com:8443", "/self/x", "https://evil.example.net"), selfACAO("https://other.example.com:8443")},
+		{"self origin, trailing dot and default port", at("app.example.com.:443", "/self/x", "https://evil.example.net"), selfACAO("https://app.example.com")},
+		{"self origin of an unknown host: the first", at("nowhere.example.com.", "/self/x", "https://evil.example.net"), selfACAO("https://app.example.com")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := p.Decide(&tt.r)
+			checkVerdict(t, &v, tt.want)
+		})
+	}
+}
+
 // TestDecideMethodsAsWritten (issue 11 item 7): Fetch upper-cases only
 // DELETE, GET, HEAD, OPTIONS, POST and PUT, so fetch(url, {method: "patch"})
 // preflights with "patch", which only an exact "patch" entry allows.

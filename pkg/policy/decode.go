@@ -422,6 +422,9 @@ func (d *decoder) match(n *yaml.Node, path string) MatchSpec {
 					d.errorf(nodes[i], fmt.Sprintf("%s[%d]", p, i), h, "%v", err)
 					continue
 				}
+				if norm != strings.ToLower(h) {
+					d.warnf(nodes[i], fmt.Sprintf("%s[%d]", p, i), h, "normalised to %q (trailing dot dropped: requests match with or without it)", norm)
+				}
 				m.Hosts[i] = norm
 			}
 		case "path_prefixes", "paths":

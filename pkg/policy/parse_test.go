@@ -81,6 +81,7 @@ func TestParseErrors(t *testing.T) {
 		{"class without name", "version: 1\nclasses:\n  - match: {paths: [/x]}\n", 3, "every class needs a name"},
 		{"bad path", class("    match: {paths: [x]}\n"), 4, "starts with '/'"},
 		{"bad host", class("    match: {hosts: ['a b']}\n"), 4, "invalid host"},
+		{"host with an empty label", class("    match: {hosts: ['a..example']}\n"), 4, "invalid host name"},
 		// Issue 11 item 2: path entries are written in the normal form requests are matched on.
 		{"path with dot segments", class("    match: {path_prefixes: [/api/v1/../admin/]}\n"), 4, `write "/api/admin/"`},
 		{"path with encoded dots", class("    match: {paths: [/api/%2e%2e/x]}\n"), 4, `write "/x"`},
@@ -203,6 +204,8 @@ func TestParseAdvice(t *testing.T) {
 			`allow_headers[1]: "*": "*" never covers Authorization (Fetch §3.2.6), so a preflight asking for it is refused; list Authorization explicitly`, ""},
 		{"star headers with Authorization listed", class("    allow_origins: [https://a.example]\n    allow_headers: ['*', authorization]\n    allow_credentials: true\n"), 6,
 			`browsers read "*" literally`, "Authorization"},
+		{"host with a trailing dot", class("    match: {hosts: [Admin.Example.com.]}\n"), 4,
+			`"Admin.Example.com.": normalised to "admin.example.com" (trailing dot dropped`, ""},
 		{"star headers without credentials", class("    allow_origins: [https://a.example]\n    allow_headers: ['*']\n"), 0, "", ""},
 	}
 	for _, tt := range tests {
