@@ -13,6 +13,8 @@ import (
 
 	"github.com/cors-authz/cors-authz/e2e/envoymodel"
 	"github.com/cors-authz/cors-authz/e2e/internal/harness"
+	"github.com/cors-authz/cors-authz/internal/atomicfile"
+	"github.com/cors-authz/cors-authz/internal/servetest"
 )
 
 // methodPolicy is a policy whose public-api class (the class deploy/envoy.yaml
@@ -42,10 +44,6 @@ func TestBrowserPatchMethodAsWritten(t *testing.T) {
 	t.Cleanup(cancel)
 	browser := harness.Chromium(t, ctx, "MAP *.test 127.0.0.1")
 	dir := t.TempDir()
-	bin, err := harness.BuildServer(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	proxyLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -64,12 +62,8 @@ func TestBrowserPatchMethodAsWritten(t *testing.T) {
 	if err := os.WriteFile(policyPath, methodPolicy(partner, "patch"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	authz, err := harness.StartAuthz(ctx, bin, policyPath)
-	if err != nil {
-		proxyLn.Close()
-		t.Fatalf("cors-authz refused a class listing \"patch\": %v", err)
-	}
-	defer authz.Stop()
+	t.Cleanup(func() { proxyLn.Close() }) // if the proxy never takes it over
+	authz := servetest.Run(t, servetest.Options{Args: []string{"--config", policyPath}, Ready: true})
 	checks := &checkLog{}
 	cfg, err := harness.ModelConfig(app.URL, authz.GRPCAddr)
 	if err != nil {
@@ -124,12 +118,12 @@ func TestBrowserPatchMethodAsWritten(t *testing.T) {
 		try(t, "PATCH", false)
 	})
 
-	lines := authz.LogLines()
-	if err := harness.WriteFileAtomic(policyPath, methodPolicy(partner, "PATCH")); err != nil {
+	loaded := authz.Log.Count("policy loaded")
+	if err := atomicfile.Write(policyPath, methodPolicy(partner, "PATCH")); err != nil {
 		t.Fatal(err)
 	}
-	if !authz.WaitLog("policy loaded", lines, 10*time.Second) {
-		t.Fatalf("the PATCH-only policy was not loaded within 10 s:\n%s", authz.Logs())
+	if !authz.WaitLog("policy loaded", loaded+1, 10*time.Second) {
+		t.Fatalf("the PATCH-only policy was not loaded within 10 s:\n%s", authz.Log)
 	}
 
 	t.Run("class listing only PATCH", func(t *testing.T) {
