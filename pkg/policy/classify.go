@@ -31,31 +31,34 @@ type Route struct {
 // "/api/v1/%2e%2e/admin" is classified as the "/api/admin" it names.
 func (p *Policy) Classify(r *Request) Route {
 	rt := Route{Hint: r.ClassHint}
-	switch {
-	case r.ClassHint != "":
-		if c := p.byName[r.ClassHint]; c != nil {
-			rt.Class, rt.Selection = c, ByHint
-		} else {
-			rt.Class, rt.Selection = p.fallback, ByDefault
-		}
-	default:
-		rt.Class, rt.Selection = p.fallback, ByDefault
-		path, ambiguous := paths.Normalise(r.Path)
-		pathRules := false // a class tried so far has path rules
-		for _, c := range p.classes {
-			pathRules = pathRules || c.pathRules
-			if c.match.matches(r.Host, path) {
-				rt.Class, rt.Selection = c, ByMatch
-				rt.pathAmbiguous = ambiguous && pathRules
-				break
-			}
-		}
-	}
+	rt.Class, rt.Selection, rt.pathAmbiguous = p.classFor(r)
 	if r.HasOrigin {
 		rt.origin, rt.originValid = origin.Parse(r.Origin)
 	}
 	rt.Kind = p.kind(r, &rt)
 	return rt
+}
+
+// classFor is the class half of Classify. It also reports whether r's
+// path is ambiguous (internal/paths) while a path rule took part in
+// choosing the class: the class's own, or an earlier class's that did not
+// match.
+func (p *Policy) classFor(r *Request) (*Class, Selection, bool) {
+	if r.ClassHint != "" {
+		if c := p.byName[r.ClassHint]; c != nil {
+			return c, ByHint, false
+		}
+		return p.fallback, ByDefault, false
+	}
+	path, ambiguous := paths.Normalise(r.Path)
+	pathRules := false // a class tried so far has path rules
+	for _, c := range p.classes {
+		pathRules = pathRules || c.pathRules
+		if c.match.matches(r.Host, path) {
+			return c, ByMatch, ambiguous && pathRules
+		}
+	}
+	return p.fallback, ByDefault, false
 }
 
 func (p *Policy) kind(r *Request, rt *Route) Kind {
