@@ -23,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cors-authz/cors-authz/internal/admin"
+	"github.com/cors-authz/cors-authz/internal/buildinfo"
 	"github.com/cors-authz/cors-authz/internal/reload"
 	"github.com/cors-authz/cors-authz/pkg/check"
 	"github.com/cors-authz/cors-authz/pkg/policy"
@@ -52,6 +53,7 @@ var targetLabels = []string{"namespace", "pod", "instance", "job", "container", 
 func registeredMetrics(t *testing.T) map[string]*dto.MetricFamily {
 	t.Helper()
 	reg := admin.NewRegistry()
+	reg.MustRegister(buildinfo.Read("dev").Collector())
 	svc := check.New(check.Options{CacheSize: check.DefaultCacheSize, Registerer: reg})
 	file := filepath.Join(t.TempDir(), "policy.yaml")
 	if err := os.WriteFile(file, policy.DefaultYAML, 0o600); err != nil {
@@ -551,6 +553,52 @@ func TestPendingMetricsStillPending(t *testing.T) {
 		if len(found) > 0 {
 			t.Errorf("%s (pending: %s) now appears in %v: register its collector in registeredMetrics and delete it from pendingMetrics",
 				name, p.why, found)
+		}
+	}
+}
+
+// metricsDoc is where every cors_authz_* metric is documented, with its
+// type and labels: the metrics table of docs/serve.md.
+const metricsDoc = "../../docs/serve.md"
+
+// TestMetricsDocumented: every cors_authz_* metric the binary exports has
+// a row in the metrics table of docs/serve.md, with its type.
+func TestMetricsDocumented(t *testing.T) {
+	doc, err := os.ReadFile(metricsDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{} // metric name → its row
+	for _, line := range strings.Split(string(doc), "\n") {
+		if m := regexp.MustCompile("^\\| `(cors_authz_[a-z0-9_]+)[`{]").FindStringSubmatch(line); m != nil {
+			rows[m[1]] = line
+		}
+	}
+	fams := registeredMetrics(t)
+	var names []string
+	for name := range fams {
+		if strings.HasPrefix(name, "cors_authz_") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	if len(names) < 12 {
+		t.Fatalf("only %d cors_authz_* families gathered: %v", len(names), names)
+	}
+	for _, name := range names {
+		row, ok := rows[name]
+		if !ok {
+			t.Errorf("%s is exported but has no row in the metrics table of %s", name, metricsDoc)
+			continue
+		}
+		typ := strings.ToLower(fams[name].GetType().String())
+		if !strings.Contains(row, "| "+typ+" |") {
+			t.Errorf("%s: its row in %s does not say %q:\n%s", name, metricsDoc, typ, row)
+		}
+		for l := range labelValues(fams[name]) {
+			if !strings.Contains(row, l) {
+				t.Errorf("%s: its row in %s does not name label %q", name, metricsDoc, l)
+			}
 		}
 	}
 }

@@ -78,6 +78,9 @@ const (
 	metricEntries    = "cors_authz_cache_entries"
 	metricGeneration = "cors_authz_policy_generation"
 
+	metricPolicyInfo   = "cors_authz_policy_info"
+	metricUnknownClass = "cors_authz_unknown_class_total"
+
 	metricShadowChecks        = "cors_authz_shadow_checks_total"
 	metricShadowDisagreements = "cors_authz_shadow_disagreements_total"
 	metricShadowGeneration    = "cors_authz_shadow_policy_generation"
@@ -98,6 +101,8 @@ type metrics struct {
 	misses     prometheus.Counter
 	generation prometheus.Gauge
 	entries    prometheus.GaugeFunc
+	info       *prometheus.GaugeVec
+	unknown    prometheus.Counter
 
 	shadowChecks     prometheus.Counter
 	disagreements    *prometheus.CounterVec
@@ -133,6 +138,14 @@ func newMetrics(reg prometheus.Registerer, entries func() float64) *metrics {
 			Name: metricEntries,
 			Help: "Entries in the verdict cache of the policy in use.",
 		}, entries),
+		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: metricPolicyInfo,
+			Help: "Always 1, one series per policy in use: role enforced (the policy Checks are answered with) or shadow (serve --shadow-config), sha256 of the policy file's bytes. Replicas serving the same file show the same sha256.",
+		}, []string{"role", "sha256"}),
+		unknown: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: metricUnknownClass,
+			Help: "Checks whose cors_class context extension names no class of the enforced policy (answered with its fallback class: default deny).",
+		}),
 		shadowChecks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: metricShadowChecks,
 			Help: "Checks also decided under the shadow policy (serve --shadow-config), which is never enforced.",
@@ -148,7 +161,7 @@ func newMetrics(reg prometheus.Registerer, entries func() float64) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.checks, m.duration, m.hits, m.misses, m.generation, m.entries,
-			m.shadowChecks, m.disagreements, m.shadowGeneration)
+			m.info, m.unknown, m.shadowChecks, m.disagreements, m.shadowGeneration)
 	}
 	return m
 }
@@ -171,4 +184,24 @@ func (m *metrics) disagreementCounters(class string) (cs [numDiffs]prometheus.Co
 		cs[d] = m.disagreements.WithLabelValues(class, d.String())
 	}
 	return cs
+}
+
+// Roles of cors_authz_policy_info.
+const (
+	roleEnforced = "enforced"
+	roleShadow   = "shadow"
+)
+
+// setPolicyInfo publishes the policy of one role: its series at 1, and the
+// series of the policy it replaces (prev, its sha256; "" for none) gone.
+// The new series is set before the old one is deleted, so a scrape never
+// sees a role without a policy while one is in use. sha256 "" clears the
+// role. The caller serialises calls per role.
+func (m *metrics) setPolicyInfo(role, prev, sha256 string) {
+	if sha256 != "" {
+		m.info.WithLabelValues(role, sha256).Set(1)
+	}
+	if prev != "" && prev != sha256 {
+		m.info.DeleteLabelValues(role, prev)
+	}
 }
