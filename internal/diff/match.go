@@ -156,9 +156,6 @@ func newMatchSet(m policy.MatchSpec) matchSet {
 	return s
 }
 
-// matchesAll: the spec holds for every request (a catch-all class).
-func (s matchSet) matchesAll() bool { return len(s.hosts) == 0 && s.paths.all() }
-
 // matchOverlap reports whether some request may match both specs.
 func matchOverlap(a, b policy.MatchSpec) bool {
 	x, y := newMatchSet(a), newMatchSet(b)
