@@ -21,6 +21,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cors-authz/cors-authz/internal/admin"
 	"github.com/cors-authz/cors-authz/internal/buildinfo"
@@ -77,6 +78,12 @@ func registeredMetrics(t *testing.T) map[string]*dto.MetricFamily {
 		if _, err := svc.Check(context.Background(), req); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A refused origin (cors_authz_refusals_total's first series).
+	refused := proto.Clone(req).(*authv3.CheckRequest)
+	refused.Attributes.Request.Http.Headers["origin"] = "https://evil.example.net"
+	if _, err := svc.Check(context.Background(), refused); err != nil {
+		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()
 	if err != nil {

@@ -2,6 +2,10 @@ package check
 
 import (
 	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -314,5 +318,102 @@ func TestClip(t *testing.T) {
 		if got := clip(tt.in); got != tt.want {
 			t.Errorf("clip(%d bytes) = %q, want %q", len(tt.in), got, tt.want)
 		}
+	}
+}
+
+// Every refused cross-origin request is counted by class and reason;
+// allowed, same-origin and non-CORS requests never.
+func TestRefusalsCountedByReason(t *testing.T) {
+	named := func(rs reqSpec, class string) reqSpec { rs.Class = class; return rs }
+	tests := []struct {
+		req           reqSpec
+		class, reason string // "" reason: not a refusal
+	}{
+		{get("/api/v1/x", "Origin", partner), "public-api", ""},
+		{get("/api/v1/x"), "public-api", ""},
+		{get("/api/v1/x", "Origin", "https://app.example.com"), "public-api", ""},
+		{get("/api/v1/x", "Origin", "https://evil.example"), "public-api", "origin_not_allowed"},
+		{get("/api/v1/x", "Origin", "null"), "public-api", "origin_invalid"},
+		{options("/api/v1/x", "Origin", partner, "Access-Control-Request-Method", "TRACE"), "public-api", "method_not_allowed"},
+		{options("/api/v1/x", "Origin", partner, "Access-Control-Request-Method", "PUT", "Access-Control-Request-Headers", "x-nope"), "public-api", "header_not_allowed"},
+		{get("/strict/x", "Origin", "https://evil.example"), "strict", "origin_not_allowed"},
+		{options("/admin", "Origin", partner, "Access-Control-Request-Method", "GET"), "internal", "cross_origin_to_internal"},
+		{named(get("/api/v1/x", "Origin", partner), "nope"), policy.FallbackClass, "unknown_class"},
+	}
+	s, reg := newTestService(t, DefaultCacheSize)
+	want := map[[2]string]float64{}
+	for round := range 2 {
+		for _, tt := range tests {
+			if _, err := s.Check(context.Background(), tt.req.build()); err != nil {
+				t.Fatal(err)
+			}
+			if tt.reason != "" {
+				want[[2]string{tt.class, tt.reason}]++
+			}
+			for k, n := range want {
+				if got := counterValue(t, reg, metricRefusals, "class", k[0], "reason", k[1]); got != n {
+					t.Fatalf("round %d, after %+v: refusals{class=%q,reason=%q} = %v, want %v", round, tt.req, k[0], k[1], got, n)
+				}
+			}
+		}
+	}
+	var sum float64
+	for _, n := range want {
+		sum += n
+	}
+	if got := counterValue(t, reg, metricRefusals); got != sum {
+		t.Errorf("refusals_total sum %v, want %v", got, sum)
+	}
+	// Refusals are the denied verdicts of checks_total.
+	denied := counterValue(t, reg, metricChecks, "verdict", "denied") + counterValue(t, reg, metricChecks, "verdict", "rejected") +
+		counterValue(t, reg, metricChecks, "verdict", "preflight_denied")
+	if denied != sum {
+		t.Errorf("checks_total denied+rejected+preflight_denied = %v, refusals_total = %v", denied, sum)
+	}
+}
+
+// refusalReasons lists every reason the policy gives a refused verdict:
+// each Reason constant of pkg/policy is either listed or one of the
+// reasons of allowed verdicts.
+func TestRefusalReasonsCoverPolicy(t *testing.T) {
+	allowedReasons := []string{"not_cors", "same_origin", "origin_allowed", "preflight_allowed"}
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, "../policy", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen int
+	for _, pkg := range pkgs {
+		for _, f := range pkg.Files {
+			for _, d := range f.Decls {
+				gd, ok := d.(*ast.GenDecl)
+				if !ok || gd.Tok != token.CONST {
+					continue
+				}
+				for _, spec := range gd.Specs {
+					vs := spec.(*ast.ValueSpec)
+					if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Reason" {
+						continue
+					}
+					for _, v := range vs.Values {
+						lit, ok := v.(*ast.BasicLit)
+						if !ok {
+							continue
+						}
+						r, _ := strconv.Unquote(lit.Value)
+						seen++
+						if !slices.Contains(allowedReasons, r) && refusalSlot(policy.Reason(r)) == len(refusalReasons) {
+							t.Errorf("policy reason %q is not in refusalReasons (it would be counted as %q)", r, reasonOther)
+						}
+					}
+				}
+			}
+		}
+	}
+	if seen < len(refusalReasons)+len(allowedReasons) {
+		t.Errorf("found %d Reason constants in pkg/policy: is the parsing broken?", seen)
+	}
+	if refusalSlot("something_new") != len(refusalReasons) {
+		t.Error("an unlisted reason must go to the other slot")
 	}
 }

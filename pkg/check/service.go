@@ -251,8 +251,11 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 	default:
 		resp = buildResponse(&v)
 	}
-	if !v.Allowed && s.refusalLog != nil {
-		s.logRefusal(ctx, snap, cs, &r, &v)
+	if !v.Allowed {
+		s.m.refusal(&cs.refusals, cs.label, v.Reason)
+		if s.refusalLog != nil {
+			s.logRefusal(ctx, snap, cs, &r, &v)
+		}
 	}
 	s.record(ctx, start, snap, cs, out, v.Kind, v.Reason, v.Detail, false)
 	return resp, pre
@@ -382,6 +385,7 @@ type classState struct {
 	class    *policy.Class
 	label    string
 	counters [numOutcomes]prometheus.Counter
+	refusals refusalCounters
 	statics  staticResponses
 }
 
