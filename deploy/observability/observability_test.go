@@ -355,6 +355,18 @@ func TestMetricsReferencedAreExported(t *testing.T) {
 			t.Errorf("no rule uses %s", name)
 		}
 	}
+	// What issue 13 asks: the policy per pod, refusals by reason, unknown
+	// classes on the dashboard; drift and unknown classes alerted on.
+	for _, name := range []string{"cors_authz_policy_info", "cors_authz_refusals_total", "cors_authz_unknown_class_total", "cors_authz_build_info"} {
+		if !usedByDashboard[name] {
+			t.Errorf("the dashboard has no panel using %s", name)
+		}
+	}
+	for _, name := range []string{"cors_authz_policy_info", "cors_authz_unknown_class_total"} {
+		if !usedByRules[name] {
+			t.Errorf("no rule uses %s", name)
+		}
+	}
 	for name := range pendingMetrics {
 		if !usedByDashboard[name] && !usedByRules[name] {
 			t.Errorf("pendingMetrics lists %s, which nothing references any more: delete the entry", name)
@@ -485,9 +497,39 @@ func TestRulesShape(t *testing.T) {
 			}
 		}
 	}
-	for _, a := range []string{"CorsAuthzPolicyReloadFailing", "CorsAuthzDenialRateSpike", "CorsAuthzCheckLatencyHigh", "CorsAuthzShadowDisagreements"} {
+	for _, a := range []string{"CorsAuthzPolicyReloadFailing", "CorsAuthzDenialRateSpike", "CorsAuthzCheckLatencyHigh", "CorsAuthzShadowDisagreements",
+		"CorsAuthzPolicyDrift", "CorsAuthzUnknownClass", "CorsAuthzEnvoyFailingOpen", "CorsAuthzEnvoyCheckErrors"} {
 		if !alerts[a] {
 			t.Errorf("alert %s missing", a)
+		}
+	}
+	// Every alert has a promtool unit test in which it fires.
+	var tests struct {
+		Tests []struct {
+			AlertRuleTest []struct {
+				Alertname string `yaml:"alertname"`
+				ExpAlerts []any  `yaml:"exp_alerts"`
+			} `yaml:"alert_rule_test"`
+		} `yaml:"tests"`
+	}
+	b, err := os.ReadFile("testdata/rules_test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &tests); err != nil {
+		t.Fatal(err)
+	}
+	fires := map[string]bool{}
+	for _, tc := range tests.Tests {
+		for _, a := range tc.AlertRuleTest {
+			if len(a.ExpAlerts) > 0 {
+				fires[a.Alertname] = true
+			}
+		}
+	}
+	for a := range alerts {
+		if !fires[a] {
+			t.Errorf("alert %s has no case in testdata/rules_test.yaml in which it fires", a)
 		}
 	}
 }
