@@ -28,6 +28,7 @@ func TestMatchOverlapAndCovers(t *testing.T) {
 		{"different hosts", m{Hosts: []string{"a.example"}}, m{Hosts: []string{"b.example"}}, false, false},
 		{"wildcard host covers a subdomain", m{Hosts: []string{"*.a.example"}}, m{Hosts: []string{"x.a.example"}}, true, true},
 		{"wildcard host excludes its apex", m{Hosts: []string{"*.a.example"}}, m{Hosts: []string{"a.example"}}, false, false},
+		{"wildcard host excludes its dot-prefixed suffix (drift: the copy said yes)", m{Hosts: []string{"*.a.example"}}, m{Hosts: []string{".a.example"}}, false, false},
 		{"nested wildcards", m{Hosts: []string{"*.a.example"}}, m{Hosts: []string{"*.eu.a.example"}}, true, true},
 		{"nested wildcards reversed", m{Hosts: []string{"*.eu.a.example"}}, m{Hosts: []string{"*.a.example"}}, true, false},
 		{"host with a port: only that port", m{Hosts: []string{"a.example:8443"}}, m{Hosts: []string{"a.example"}}, true, false},

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/reflection"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/cors-authz/cors-authz/internal/race"
 )
 
 // assertPreEncoded: pre holds resp, and its stored bytes are resp's
@@ -159,7 +161,7 @@ func TestCodec(t *testing.T) {
 // TestPreEncodedAllocs: a cache hit through the gRPC path (answer plus the
 // codec) allocates only the codec's one-element slice header.
 func TestPreEncodedAllocs(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("allocation counts differ under the race detector")
 	}
 	s, _ := newTestService(t, DefaultCacheSize)

@@ -3,6 +3,7 @@ package policy
 import (
 	"strings"
 
+	"github.com/cors-authz/cors-authz/internal/hosts"
 	"github.com/cors-authz/cors-authz/internal/origin"
 )
 
@@ -71,7 +72,7 @@ func (p *Policy) sameOrigin(r *Request, o origin.Origin) bool {
 	if r.Scheme == "" || !strings.EqualFold(o.Scheme, r.Scheme) {
 		return false
 	}
-	host, port := splitHostPort(r.Host)
+	host, port := hosts.SplitHostPort(r.Host)
 	if port == origin.DefaultPort(o.Scheme) {
 		port = ""
 	}

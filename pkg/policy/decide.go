@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/cors-authz/cors-authz/internal/headers"
+	"github.com/cors-authz/cors-authz/internal/hosts"
 	"github.com/cors-authz/cors-authz/internal/methods"
 )
 
@@ -122,7 +123,7 @@ func (p *Policy) selfOriginFor(authority string) string {
 	if so, ok := p.selfByHost[authority]; ok {
 		return so
 	}
-	host, port := splitHostPort(authority)
+	host, port := hosts.SplitHostPort(authority)
 	if port == "443" || port == "80" {
 		if so, ok := p.selfByHost[host]; ok {
 			return so
