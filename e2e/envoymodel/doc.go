@@ -41,6 +41,15 @@
 //     x-envoy-auth-failure-mode-allowed), otherwise status_on_error (default
 //     403; outside 100..511 also 403).
 //
+//   - The CheckResponse's dynamic_metadata (OK and denied answers; none on
+//     errors) is merged into the stream's metadata namespace
+//     envoy.filters.http.ext_authz (Filter::onComplete), top-level keys
+//     replaced.
+//   - The HCM's file access log with a text format, for the command
+//     operators listed in accesslog.go (others are a configuration error):
+//     one line per request, after the response.
+//
 // It does not model HTTP/2 downstreams, request bodies in the check, query
-// parameter mutations, dynamic metadata or the native CORS filter.
+// parameter mutations, other access loggers or formats, or the native CORS
+// filter.
 package envoymodel
