@@ -50,32 +50,3 @@ func TestMatchOverlapAndCovers(t *testing.T) {
 		}
 	}
 }
-
-func TestOriginCovers(t *testing.T) {
-	tests := []struct {
-		q, p string
-		want bool
-	}{
-		{"https://a.example", "https://a.example", true},
-		{"https://a.example", "http://a.example", false},
-		{"https://*.a.example", "https://x.a.example", true},
-		{"https://*.a.example", "https://x.y.a.example", true},
-		{"https://*.a.example", "https://a.example", false},
-		{"https://*.a.example", "https://xa.example", false},
-		{"https://*.a.example", "https://*.x.a.example", true},
-		{"https://*.x.a.example", "https://*.a.example", false},
-		{"https://*.a.example", "https://x.a.example:8443", false},
-		{"https://*.a.example:8443", "https://x.a.example:8443", true},
-		{"http://*.a.example", "https://x.a.example", false},
-		{"https://[::1]:8443", "https://[::1]:8443", true},
-		{"https://[::1]", "https://[::1]:8443", false},
-		{"chrome-extension://abc", "chrome-extension://abc", true},
-		{"https://a.example", "https://*.a.example", false},
-	}
-	for _, tt := range tests {
-		_, got := newOriginIndex([]originPattern{parseOrigin(tt.q)}).coveredBy(parseOrigin(tt.p))
-		if got != tt.want {
-			t.Errorf("%s covers %s = %v, want %v", tt.q, tt.p, got, tt.want)
-		}
-	}
-}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/cors-authz/cors-authz/internal/headers"
 	"github.com/cors-authz/cors-authz/internal/hosts"
-	"github.com/cors-authz/cors-authz/internal/methods"
 )
 
 // Response header names (Fetch §3.2.3), lower case as HTTP/2 requires.
@@ -141,7 +140,7 @@ func (p *Policy) preflight(r *Request, v *Verdict) {
 		v.Reason = ReasonMethodInvalid
 		return
 	}
-	if _, ok := c.methods[r.ACRM]; !ok && !methods.Safelisted(r.ACRM) {
+	if !c.methods.Allows(r.ACRM) {
 		v.Reason, v.Detail = ReasonMethodNotAllowed, r.ACRM
 		return
 	}
