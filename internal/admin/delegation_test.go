@@ -19,6 +19,7 @@ classes:
     allow_methods: [GET]
     delegate: {origin_domains: [example.org], allow_methods: [PUT]}
   - name: internal
+    match: {path_prefixes: [/]}
 `
 
 // delegatedSnapshot is a policy directory's snapshot: team-a.yaml serving,

@@ -11,6 +11,7 @@ import (
 const dirBase = `version: 1
 classes:
   - name: partners
+    match: {path_prefixes: [/api/]}
     allow_origins: [https://own.example.org]
     allow_methods: [GET]
     allow_credentials: true
@@ -19,6 +20,7 @@ classes:
       allow_methods: [PUT, DELETE]
       max_origins: 10
   - name: internal
+    match: {path_prefixes: [/]}
 `
 
 // dirPolicy builds a merged policy from a base and fragments by name.

@@ -131,6 +131,7 @@ func TestExplainProvenance(t *testing.T) {
 	base, _, err := policy.Parse("policy.yaml", []byte(`version: 1
 classes:
   - name: partners
+    match: {path_prefixes: [/]}
     allow_origins: [https://own.example.org]
     delegate: {origin_domains: [example.org], allow_methods: [PUT]}
 `))

@@ -200,6 +200,7 @@ func TestDelegatedClassWithoutOrigins(t *testing.T) {
 	base := mustParse(t, `version: 1
 classes:
   - name: api
+    match: {path_prefixes: [/]}
     allow_methods: [PUT]
     delegate: {origin_domains: [example.org]}
 `)
@@ -351,7 +352,7 @@ func TestFragmentWarningsAndNormalisation(t *testing.T) {
 func TestDelegateErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		body string // the delegate mapping, at line 5
+		body string // the delegate mapping, at line 6
 		want string
 	}{
 		{"no domains", "{max_origins: 3}", "origin_domains: missing"},
@@ -369,15 +370,15 @@ func TestDelegateErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := "version: 1\nclasses:\n  - name: c\n    allow_origins: [https://a.example]\n    delegate: " + tt.body + "\n"
+			src := "version: 1\nclasses:\n  - name: c\n    match: {path_prefixes: [/]}\n    allow_origins: [https://a.example]\n    delegate: " + tt.body + "\n"
 			_, _, err := policy.Parse("p.yaml", []byte(src))
-			if err == nil || !strings.Contains(err.Error(), "p.yaml:5:") || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v, want %q at line 5", err, tt.want)
+			if err == nil || !strings.Contains(err.Error(), "p.yaml:6:") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q at line 6", err, tt.want)
 			}
 		})
 	}
 	// A delegated class may grant methods with no origins of its own.
-	if _, _, err := policy.Parse("p.yaml", []byte("version: 1\nclasses:\n  - name: c\n    allow_methods: [PUT]\n    delegate: {origin_domains: [a.example]}\n")); err != nil {
+	if _, _, err := policy.Parse("p.yaml", []byte("version: 1\nclasses:\n  - name: c\n    match: {path_prefixes: [/]}\n    allow_methods: [PUT]\n    delegate: {origin_domains: [a.example]}\n")); err != nil {
 		t.Errorf("delegated class without origins refused: %v", err)
 	}
 }
@@ -386,6 +387,7 @@ func ExamplePolicy_WithFragments() {
 	base, _, err := policy.Parse("policy.yaml", []byte(`version: 1
 classes:
   - name: partner-api
+    match: {path_prefixes: [/]}
     allow_methods: [GET]
     delegate:
       origin_domains: [example.org]
@@ -421,7 +423,7 @@ extend:
 	fmt.Println(v.Status, v.ReasonText(), acam, v.Grant.Files())
 	// Output:
 	// policy refused (2 error(s)):
-	//   team-b.yaml:4:21: extend[0].allow_origins[0]: "https://b.example.com": outside guardrail delegate.origin_domains of class "partner-api" (policy.yaml:6): "b.example.com" is not example.org or a subdomain of it
-	//   team-b.yaml:5:21: extend[0].allow_methods[0]: "PATCH": outside guardrail delegate.allow_methods of class "partner-api" (policy.yaml:7): fragments may add only PUT, DELETE
+	//   team-b.yaml:4:21: extend[0].allow_origins[0]: "https://b.example.com": outside guardrail delegate.origin_domains of class "partner-api" (policy.yaml:7): "b.example.com" is not example.org or a subdomain of it
+	//   team-b.yaml:5:21: extend[0].allow_methods[0]: "PATCH": outside guardrail delegate.allow_methods of class "partner-api" (policy.yaml:8): fragments may add only PUT, DELETE
 	// 204 preflight_allowed GET, PUT [team-a.yaml]
 }

@@ -89,7 +89,7 @@ func (m *RouteMap) Route(r *Request, rt *Route) {
 // the request's, whatever the policy: only the class, and with other
 // self_origins the kind, are to's own.
 func (m *RouteMap) reroute(r *Request, rt *Route) {
-	rt.Class, rt.Selection = m.to.classFor(r)
+	rt.Class, rt.Selection, rt.pathAmbiguous = m.to.classFor(r)
 	if !m.sameKinds {
 		rt.Kind = m.to.kind(r, rt)
 	}
