@@ -19,16 +19,18 @@ import (
 )
 
 const (
-	configMapFile = "deploy/k8s/configmap.yaml"
+	// configMapFile is the policy file kustomize's configMapGenerator turns
+	// into the ConfigMap (deploy/k8s/kustomization.yaml).
+	configMapFile = "deploy/k8s/policy.yaml"
 	grpcPort      = 9001
 	adminPort     = 9002
 )
 
-// configMapPolicyFile returns the ConfigMap and the policy file name the
-// Deployment's --config points into it.
+// configMapPolicyFile returns the ConfigMap kustomize builds and the policy
+// file name the Deployment's --config points into it.
 func configMapPolicyFile(t *testing.T) (*corev1.ConfigMap, string) {
 	t.Helper()
-	cm := find[*corev1.ConfigMap](t, k8sDir)
+	cm := builtConfigMap(t)
 	return cm, path.Base(configFlag(t, mainContainer(t)))
 }
 
