@@ -311,6 +311,11 @@ func TestStrictDecodingCatchesMistakes(t *testing.T) {
 		{"deploy/k8s/istio/mesh-config.yaml", "        failOpen: true", "        failopen: true"},
 		{"deploy/k8s/istio/mesh-config.yaml", "        timeout: 0.25s", "        timeout: soon"},
 		{"deploy/k8s/kustomization.yaml", "resources:", "resource:"},
+		{"deploy/envoy-gateway/securitypolicies.yaml", "    contextExtensions:", "    contextExtension:"},
+		{"deploy/envoy-gateway/securitypolicies.yaml", "    headersToExtAuth:", "    headersToExtauth:"},
+		{"deploy/envoy-gateway/httproutes.yaml", "        responseHeaderModifier:", "        responseHeadersModifier:"},
+		{"deploy/envoy-gateway/gateway.yaml", "  controllerName:", "  controller:"},
+		{"deploy/envoy-gateway/referencegrant.yaml", "  from:", "  From:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file+": "+tc.new, func(t *testing.T) {
