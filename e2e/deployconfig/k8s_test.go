@@ -348,6 +348,10 @@ func TestNetworkPolicy(t *testing.T) {
 			t.Errorf("ingress opens port %d, which cors-authz does not serve", p)
 		}
 	}
+	// Every place a proxy runs ext_authz reaches the gRPC port; nothing
+	// else does, and only monitoring reaches the admin port.
+	checkAdmits(t, np, "cors-authz", grpcPort, append(slices.Clone(istioProxies), envoyGatewayProxy), []netClient{istiod, plainPod, prometheus})
+	checkAdmits(t, np, "cors-authz", adminPort, []netClient{prometheus}, append(slices.Clone(istioProxies), envoyGatewayProxy, plainPod))
 	// The proxies and monitoring are different peers: the admin port is not
 	// opened to the proxies' peers in the same rule.
 	for i, rule := range np.Spec.Ingress {

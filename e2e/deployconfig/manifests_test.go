@@ -41,6 +41,11 @@ const k8sDir = "deploy/k8s"
 var appliedSeparately = []string{
 	"deploy/k8s/istio/mesh-config.yaml",     // an IstioOperator overlay for istioctl / Helm values
 	"deploy/k8s/istio/virtual-service.yaml", // an example for each application's namespace
+	// Examples of the other attachments (docs/deploy.md, "With Istio").
+	"deploy/k8s/istio/authorization-policy-sidecars.yaml",
+	"deploy/k8s/istio/authorization-policy-gateway-api.yaml",
+	"deploy/k8s/istio/authorization-policy-waypoint.yaml",
+	"deploy/k8s/istio/httproute-gateway-api.yaml",
 }
 
 // policyFiles are the files under deploy/k8s that are policies, not
@@ -247,6 +252,18 @@ func find[T any](t *testing.T, dir string) T {
 	return found[0]
 }
 
+// specsOf returns every Istio spec of type T under deploy/k8s, with its manifest.
+func specsOf[T proto.Message](t *testing.T) map[string]T {
+	t.Helper()
+	out := map[string]T{}
+	for _, m := range k8sManifests(t) {
+		if v, ok := m.spec.(T); ok {
+			out[m.String()] = v
+		}
+	}
+	return out
+}
+
 // findSpec returns the single Istio spec of type T under deploy/k8s.
 func findSpec[T proto.Message](t *testing.T) T {
 	t.Helper()
@@ -274,7 +291,8 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 		"apps/v1/Deployment", "v1/Service", "policy/v1/PodDisruptionBudget",
 		"networking.k8s.io/v1/NetworkPolicy", "kustomize.config.k8s.io/v1beta1/Kustomization",
 		"security.istio.io/v1/AuthorizationPolicy", "networking.istio.io/v1/VirtualService",
-		"install.istio.io/v1alpha1/IstioOperator",
+		"install.istio.io/v1alpha1/IstioOperator", "networking.istio.io/v1alpha3/EnvoyFilter",
+		"gateway.networking.k8s.io/v1/HTTPRoute",
 	} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s under %s", k, k8sDir)
