@@ -41,6 +41,13 @@
 //     x-envoy-auth-failure-mode-allowed), otherwise status_on_error (default
 //     403; outside 100..511 also 403).
 //
+//   - Local replies of other filters (LocalReplyFilter: jwt_authn 401, rbac
+//     403, local_ratelimit 429) and the router's 503 pass through every
+//     encoder filter (sendLocalReplyViaFilterChain), so ext_authz adds the
+//     response_headers_to_add stored by an OK check to them; a filter ahead
+//     of ext_authz, a route with ext_authz disabled, or a failed check
+//     (failure_mode_allow) leaves them without.
+//
 // It does not model HTTP/2 downstreams, request bodies in the check, query
 // parameter mutations, dynamic metadata or the native CORS filter.
 package envoymodel
