@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
-	"github.com/cors-authz/cors-authz/pkg/check"
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 )
 
 // Server answers every Check with OK and no header mutations.
@@ -27,9 +27,9 @@ var okResponse = &authv3.CheckResponse{
 }
 
 // okEncoded is okResponse encoded once, as cors-authz keeps its shared
-// responses (check.PreEncode): with check.NewCodec installed
+// responses (envoyauth.PreEncode): with envoyauth.NewCodec installed
 // (ServerOptions), the reply is written from these bytes.
-var okEncoded = check.PreEncode(okResponse)
+var okEncoded = envoyauth.PreEncode(okResponse)
 
 // Check returns the fixed OK response. It must not be modified by callers.
 func (Server) Check(context.Context, *authv3.CheckRequest) (*authv3.CheckResponse, error) {

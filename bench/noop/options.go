@@ -6,7 +6,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
-	"github.com/cors-authz/cors-authz/pkg/check"
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 )
 
 // ServerOptions are the gRPC server options cors-authz serve uses for a
@@ -15,7 +15,7 @@ import (
 // imported. TestServerOptionsMatchServe fails when the two drift apart.
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
-		grpc.ForceServerCodecV2(check.NewCodec()),
+		grpc.ForceServerCodecV2(envoyauth.NewCodec()),
 		grpc.MaxRecvMsgSize(4 << 20),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time:    time.Minute,

@@ -74,7 +74,7 @@ func TestServerOptionsMatchServe(t *testing.T) {
 	if !regexp.MustCompile(`PermitWithoutStream:\s*true`).MatchString(body) {
 		t.Error("serve no longer sets PermitWithoutStream: true: update ServerOptions")
 	}
-	if !regexp.MustCompile(`grpc\.ForceServerCodecV2\(check\.NewCodec\(\)\)`).MatchString(body) {
-		t.Error("serve no longer forces check.NewCodec(): update ServerOptions and Server.Register")
+	if !regexp.MustCompile(`grpc\.ForceServerCodecV2\(envoyauth\.NewCodec\(\)\)`).MatchString(body) {
+		t.Error("serve no longer forces envoyauth.NewCodec(): update ServerOptions and Server.Register")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -14,8 +13,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
-
-	"github.com/cors-authz/cors-authz/internal/explain"
 )
 
 // checkCmd sends one Envoy-shaped CheckRequest to a running service and
@@ -34,7 +31,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	req, err := checkRequest(rf.input())
+	req, err := rf.input().CheckRequest()
 	if err != nil {
 		fmt.Fprintf(stderr, "check: %v\n", err)
 		return 2
@@ -78,37 +75,4 @@ func printResponse(w io.Writer, resp *authv3.CheckResponse) {
 	for _, h := range hs {
 		fmt.Fprintf(w, "  %s: %s  [%s]\n", h.GetHeader().GetKey(), h.GetHeader().GetValue(), h.GetAppendAction())
 	}
-}
-
-// checkRequest builds the CheckRequest Envoy would send: lower-case header
-// names, pseudo-headers, repeated headers joined with ",".
-func checkRequest(in explain.Input) (*authv3.CheckRequest, error) {
-	r, err := in.Request()
-	if err != nil {
-		return nil, err
-	}
-	h := map[string]string{":method": r.Method, ":path": r.Path, ":authority": r.Host, ":scheme": r.Scheme}
-	if r.HasOrigin {
-		h["origin"] = r.Origin
-	}
-	for _, line := range in.Headers {
-		name, value, _ := strings.Cut(line, ":")
-		name, value = strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(value)
-		if name == "origin" || name == "host" {
-			continue
-		}
-		if prev, ok := h[name]; ok {
-			value = prev + "," + value
-		}
-		h[name] = value
-	}
-	req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
-		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
-			Method: r.Method, Path: r.Path, Host: r.Host, Scheme: r.Scheme, Protocol: "HTTP/1.1", Headers: h,
-		}},
-	}}
-	if in.Class != "" {
-		req.Attributes.ContextExtensions = map[string]string{"cors_class": in.Class}
-	}
-	return req, nil
 }

@@ -35,10 +35,10 @@ type requestInput struct {
 
 func requestFlags(fs *flag.FlagSet) *requestInput {
 	rf := &requestInput{}
-	fs.StringVar(&rf.in.Method, "method", "GET", "request method")
-	fs.StringVar(&rf.in.Path, "path", "/", "request path (query allowed)")
-	fs.StringVar(&rf.in.Host, "host", "localhost", "request host (:authority)")
-	fs.StringVar(&rf.in.Scheme, "scheme", "https", "request scheme")
+	fs.StringVar(&rf.in.Method, "method", explain.DefaultMethod, "request method")
+	fs.StringVar(&rf.in.Path, "path", explain.DefaultPath, "request path (query allowed)")
+	fs.StringVar(&rf.in.Host, "host", explain.DefaultHost, "request host (:authority)")
+	fs.StringVar(&rf.in.Scheme, "scheme", explain.DefaultScheme, "request scheme")
 	fs.Var(&rf.origin, "origin", "Origin header (omit for a request without one)")
 	fs.Var(&rf.headers, "header", "request header 'Name: value' (repeatable), e.g. 'Access-Control-Request-Method: PUT'")
 	fs.StringVar(&rf.in.Class, "class", "", "cors_class context extension, as an Envoy route would set it")

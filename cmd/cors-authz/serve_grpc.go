@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
-	"github.com/cors-authz/cors-authz/pkg/check"
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 )
 
 // gRPC server limits. Envoy keeps a few long-lived HTTP/2 connections to
@@ -40,12 +40,12 @@ const (
 // grpcServerOptions returns the options of the Check server; tlsConf nil
 // means plaintext (the usual sidecar and in-cluster setup).
 //
-// The codec is check.NewCodec: gRPC's protobuf codec, except that the
+// The codec is envoyauth.NewCodec: gRPC's protobuf codec, except that the
 // Check service's shared answers (cached and static) are written from the
 // bytes encoded when they were built instead of being marshalled per call.
 func grpcServerOptions(tlsConf *tls.Config) []grpc.ServerOption {
 	opts := []grpc.ServerOption{
-		grpc.ForceServerCodecV2(check.NewCodec()),
+		grpc.ForceServerCodecV2(envoyauth.NewCodec()),
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time:    keepaliveTime,

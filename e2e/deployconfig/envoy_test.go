@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -33,7 +34,7 @@ const (
 	// extAuthzFilter is the filter name Envoy looks per-route config up by.
 	extAuthzFilter = "envoy.filters.http.ext_authz"
 	// classKey is the context extension cors-authz reads the class from.
-	classKey = "cors_class"
+	classKey = envoyauth.ClassHintKey
 	// httpProtocolOptionsKey is the key Envoy reads a cluster's upstream
 	// HTTP protocol options under.
 	httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"

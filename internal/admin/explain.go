@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cors-authz/cors-authz/internal/explain"
+	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
 // Bounds of an /explain query. The page is for one request typed by a
@@ -16,15 +17,6 @@ import (
 const (
 	maxExplainQuery   = 8 << 10 // bytes of the raw query string
 	maxExplainHeaders = 64      // request header lines
-)
-
-// Defaults of /explain, the same as `cors-authz explain`'s flags, so that
-// the same input gives the same answer.
-const (
-	defaultExplainMethod = "GET"
-	defaultExplainPath   = "/"
-	defaultExplainHost   = "localhost"
-	defaultExplainScheme = "https"
 )
 
 // explainQuery is one parsed /explain request.
@@ -95,10 +87,12 @@ func parseExplainQuery(raw string) (explainQuery, error) {
 		return q, fmt.Errorf("format %q: want json or html", f)
 	}
 	q.Input = explain.Input{
-		Method: one("method", defaultExplainMethod),
-		Path:   one("path", defaultExplainPath),
-		Host:   one("host", defaultExplainHost),
-		Scheme: one("scheme", defaultExplainScheme),
+		// The defaults of `cors-authz explain`'s flags, so that the same
+		// input gives the same answer.
+		Method: one("method", explain.DefaultMethod),
+		Path:   one("path", explain.DefaultPath),
+		Host:   one("host", explain.DefaultHost),
+		Scheme: one("scheme", explain.DefaultScheme),
 		Class:  one("class", ""),
 	}
 	if q.Origin = strings.TrimSpace(vals.Get("origin")); q.Origin != "" {
@@ -129,10 +123,10 @@ var errNoShadow = errors.New("no shadow policy (serve --shadow-config FILE)")
 
 // explainJSON answers /explain with the explain.Explanation as JSON: the
 // same document `cors-authz explain --json` prints for the same input.
-func explainJSON(w http.ResponseWriter, q explainQuery, enforced func() State, shadow func() ShadowState, log *slog.Logger) {
+func explainJSON(w http.ResponseWriter, q explainQuery, enforced func() policy.Snapshot, shadow func() policy.Shadow, log *slog.Logger) {
 	st := enforced()
 	if q.Shadow {
-		st = shadow().State
+		st = shadow().Snapshot
 		if st.Policy == nil {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": errNoShadow.Error()}, log)
 			return

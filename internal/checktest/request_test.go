@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cors-authz/cors-authz/pkg/check"
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -50,7 +51,7 @@ func TestRequestMapEncoding(t *testing.T) {
 		}
 	}
 	ext := req.GetAttributes().GetContextExtensions()
-	if ext[ClassHintKey] != "public-api" || ext["tenant"] != "t1" || len(ext) != 2 {
+	if ext[envoyauth.ClassHintKey] != "public-api" || ext["tenant"] != "t1" || len(ext) != 2 {
 		t.Errorf("context_extensions = %v", ext)
 	}
 	if req.GetAttributes().GetSource().GetAddress().GetSocketAddress().GetAddress() != "127.0.0.1" {
@@ -127,10 +128,11 @@ func TestRequestOptions(t *testing.T) {
 
 // TestRequestsDecideLikeEnvoyRequests runs built requests through the real
 // Check service: both encodings of a request get the same answer, which
-// passes AssertResponse, and the class hint constant is pkg/check's.
+// passes AssertResponse, and the Class option sets the hint the service reads.
 func TestRequestsDecideLikeEnvoyRequests(t *testing.T) {
-	if ClassHintKey != check.ClassHintKey {
-		t.Fatalf("ClassHintKey %q, pkg/check uses %q", ClassHintKey, check.ClassHintKey)
+	var view policy.Request
+	if !envoyauth.ReadRequest(Request("GET", "/", "", Class("public-api")), &view) || view.ClassHint != "public-api" {
+		t.Fatalf("Class option: the service reads class hint %q, want public-api", view.ClassHint)
 	}
 	pol, _, err := policy.Parse("default", policy.DefaultYAML)
 	if err != nil {

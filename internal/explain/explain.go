@@ -6,14 +6,29 @@
 package explain
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc/codes"
 
-	"github.com/cors-authz/cors-authz/pkg/check"
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 	"github.com/cors-authz/cors-authz/pkg/policy"
+)
+
+// Defaults of a request an operator describes: the explain and check
+// commands' flags and the admin page's /explain use them, so the same
+// input gives the same answer everywhere. Input.CheckRequest applies
+// DefaultMethod, DefaultScheme and DefaultPath to empty fields; an empty
+// Host stays empty (a request without :authority), so DefaultHost is the
+// callers' default.
+const (
+	DefaultMethod = "GET"
+	DefaultScheme = "https"
+	DefaultHost   = "localhost"
+	DefaultPath   = "/"
 )
 
 // Input is a request described the way an operator types it.
@@ -27,50 +42,62 @@ type Input struct {
 	Class   string   `json:"class,omitempty"`   // the cors_class context extension
 }
 
-// Request turns the input into the policy's request view, reading headers
-// the way Envoy presents them (names case-insensitive, repeated headers
-// joined with ",").
-func (in Input) Request() (policy.Request, error) {
-	r := policy.Request{Method: in.Method, Scheme: in.Scheme, Host: in.Host, Path: in.Path, ClassHint: in.Class}
-	if r.Method == "" {
-		r.Method = "GET"
-	}
-	if r.Scheme == "" {
-		r.Scheme = "https"
-	}
-	if r.Path == "" {
-		r.Path = "/"
+// CheckRequest returns the CheckRequest Envoy would send for the input
+// (envoyauth.HTTPRequest, the http.headers map encoding): the Origin
+// first, then the header lines in order, names case-insensitive, values
+// trimmed, repeated headers joined with ",". A "Host" or ":authority" line
+// sets the host. A line without a colon is an error.
+func (in Input) CheckRequest() (*authv3.CheckRequest, error) {
+	h := envoyauth.HTTPRequest{
+		Method: cmp.Or(in.Method, DefaultMethod), Scheme: cmp.Or(in.Scheme, DefaultScheme),
+		Host: in.Host, Path: cmp.Or(in.Path, DefaultPath),
+		Class: in.Class, Protocol: "HTTP/1.1",
 	}
 	if in.Origin != nil {
-		r.Origin, r.HasOrigin = *in.Origin, true
+		h.Headers = append(h.Headers, [2]string{"origin", *in.Origin})
 	}
-	for _, h := range in.Headers {
-		name, value, ok := strings.Cut(h, ":")
+	for _, line := range in.Headers {
+		name, value, ok := cutHeader(line)
 		if !ok {
-			return r, fmt.Errorf("header %q: expected 'Name: value'", h)
+			return nil, fmt.Errorf("header %q: expected 'Name: value'", line)
 		}
-		value = strings.TrimSpace(value)
-		switch strings.ToLower(strings.TrimSpace(name)) {
-		case "origin":
-			r.Origin, r.HasOrigin = join(r.Origin, r.HasOrigin, value), true
-		case "access-control-request-method":
-			r.ACRM = join(r.ACRM, r.ACRM != "", value)
-		case "access-control-request-headers":
-			r.ACRH = join(r.ACRH, r.ACRH != "", value)
-		case "access-control-request-private-network":
-			r.ACRPN = join(r.ACRPN, r.ACRPN != "", value)
+		switch name {
 		case "host", ":authority":
-			r.Host = value
+			h.Host = value
+		default:
+			h.Headers = append(h.Headers, [2]string{name, value})
 		}
 	}
-	return r, nil
+	return h.CheckRequest(), nil
 }
 
-func join(prev string, had bool, v string) string {
-	if !had {
-		return v
+// cutHeader splits a "Name: value" line: the name lower-cased and the value
+// trimmed. A pseudo-header's name starts with its colon (":authority: h").
+func cutHeader(line string) (name, value string, ok bool) {
+	line = strings.TrimSpace(line)
+	pseudo := strings.HasPrefix(line, ":")
+	if pseudo {
+		line = line[1:]
 	}
-	return prev + "," + v
+	name, value, ok = strings.Cut(line, ":")
+	name = strings.ToLower(strings.TrimSpace(name))
+	if pseudo {
+		name = ":" + name
+	}
+	return name, strings.TrimSpace(value), ok
+}
+
+// Request returns the policy's view of the input: the view the Check
+// service reads (envoyauth.ReadRequest) from the CheckRequest Envoy would
+// send for it (CheckRequest).
+func (in Input) Request() (policy.Request, error) {
+	var r policy.Request
+	req, err := in.CheckRequest()
+	if err != nil {
+		return r, err
+	}
+	envoyauth.ReadRequest(req, &r)
+	return r, nil
 }
 
 // Header is one header mutation as Envoy receives it.
@@ -83,6 +110,7 @@ type Header struct {
 // Explanation is the full answer.
 type Explanation struct {
 	Request   policy.Request `json:"-"`
+	Verdict   policy.Verdict `json:"-"` // what the rest describes
 	Class     string         `json:"class"`
 	ClassLine int            `json:"class_line,omitempty"`
 	Selection string         `json:"selected_by"`
@@ -103,6 +131,7 @@ func Explain(p *policy.Policy, r policy.Request) Explanation {
 	v := p.Decide(&r)
 	e := Explanation{
 		Request:   r,
+		Verdict:   v,
 		Class:     v.Class.Name,
 		Selection: v.Selection.String(),
 		Kind:      v.Kind.String(),
@@ -125,7 +154,7 @@ func Explain(p *policy.Policy, r policy.Request) Explanation {
 			e.Why = "no class matches: default deny"
 		}
 	}
-	resp := check.Response(&v)
+	resp := envoyauth.Response(&v)
 	e.GRPCStatus = codes.Code(resp.GetStatus().GetCode()).String()
 	if d := resp.GetDeniedResponse(); d != nil {
 		e.Action, e.HTTPStatus = "respond", int(d.GetStatus().GetCode())

@@ -5,7 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/cors-authz/cors-authz/internal/explain"
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -30,6 +33,56 @@ func TestInputRequest(t *testing.T) {
 	r, _ = explain.Input{}.Request()
 	if r.HasOrigin || r.Method != "GET" || r.Path != "/" {
 		t.Errorf("defaults = %+v", r)
+	}
+}
+
+// TestInputSeenAsTheServiceSeesIt: explain's view is the Check service's
+// view of the CheckRequest Envoy would send (envoyauth.ReadRequest of the
+// map encoding), not a reading of its own.
+func TestInputSeenAsTheServiceSeesIt(t *testing.T) {
+	tests := []struct {
+		name string
+		in   explain.Input
+		want policy.Request
+	}{
+		{"defaults", explain.Input{},
+			policy.Request{Method: explain.DefaultMethod, Scheme: explain.DefaultScheme, Path: explain.DefaultPath}},
+		{"invalid UTF-8 is sanitised as Envoy's map encoding does", explain.Input{Host: "h", Origin: ptr("https://\xffa.example")},
+			policy.Request{Method: "GET", Scheme: "https", Host: "h", Path: "/", Origin: "https://!a.example", HasOrigin: true}},
+		{"no Origin: Access-Control-Request-* are not read", explain.Input{Method: "OPTIONS", Host: "h",
+			Headers: []string{"Access-Control-Request-Method: PUT"}},
+			policy.Request{Method: "OPTIONS", Scheme: "https", Host: "h", Path: "/"}},
+		{"Host and :authority lines set the host, last wins", explain.Input{Host: "flag.example",
+			Headers: []string{"Host: a.example", ":authority: b.example"}, Class: "c"},
+			policy.Request{Method: "GET", Scheme: "https", Host: "b.example", Path: "/", ClassHint: "c"}},
+		{"an empty ACRM line is still joined", explain.Input{Origin: ptr("https://o.example"),
+			Headers: []string{"access-control-request-method:", "access-control-request-method: PUT"}},
+			policy.Request{Method: "GET", Scheme: "https", Path: "/", Origin: "https://o.example", HasOrigin: true, ACRM: ",PUT"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.in.Request()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("view %+v\nwant %+v", got, tt.want)
+			}
+			req, err := tt.in.CheckRequest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var svc policy.Request
+			if !envoyauth.ReadRequest(req, &svc) || svc != got {
+				t.Errorf("the service reads %+v from the CheckRequest, explain shows %+v", svc, got)
+			}
+			if _, err := proto.Marshal(req); err != nil {
+				t.Errorf("the CheckRequest does not marshal: %v", err)
+			}
+		})
+	}
+	if _, err := (explain.Input{Headers: []string{"nocolon"}}).CheckRequest(); err == nil {
+		t.Error("CheckRequest accepted a header without colon")
 	}
 }
 

@@ -185,12 +185,14 @@ func TestCacheVerifiesFullKey(t *testing.T) {
 	keyA, keyB := []byte("class-a\x00https://a.example"), []byte("class-a\x00https://b.example")
 	resp := &authv3.CheckResponse{}
 	// Forge a collision: file A's entry under B's hash.
-	c.q.Add(maphash.Bytes(c.seed, keyB), &cacheEntry{key: keyA, enc: PreEncoded{resp: resp}})
+	forged := &cacheEntry{key: keyA}
+	forged.enc.Init(resp)
+	c.q.Add(maphash.Bytes(c.seed, keyB), forged)
 	if _, ok := c.get(keyB); ok {
 		t.Fatal("entry with another key served")
 	}
 	c.add(keyA, resp, outAllowed, "")
-	if e, ok := c.get(keyA); !ok || e.enc.resp != resp {
+	if e, ok := c.get(keyA); !ok || e.enc.Response() != resp {
 		t.Fatal("entry not found under its own key")
 	}
 	orig := string(keyA)

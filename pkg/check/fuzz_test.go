@@ -9,6 +9,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -63,7 +64,7 @@ func FuzzCheck(f *testing.F) {
 			t.Fatalf("cached answer differs from a fresh decision:\n got %v\nwant %v", got, want)
 		}
 		var view policy.Request
-		viewRequest(&req, &view)
+		envoyauth.ReadRequest(&req, &view)
 		for _, h := range append(got.GetOkResponse().GetResponseHeadersToAdd(), got.GetDeniedResponse().GetHeaders()...) {
 			if h.GetHeader().GetKey() != "access-control-allow-origin" {
 				continue

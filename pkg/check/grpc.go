@@ -9,7 +9,8 @@ import (
 
 // serviceDesc registers the Service as envoy.service.auth.v3.Authorization:
 // the generated authv3.Authorization_ServiceDesc with its own Check handler,
-// which replies with a shared response's *PreEncoded (see NewCodec) where
+// which replies with a shared response's *envoyauth.PreEncoded (see
+// envoyauth.NewCodec) where
 // the generated one would reply with the response itself.
 var serviceDesc = grpc.ServiceDesc{
 	ServiceName: authv3.Authorization_ServiceDesc.ServiceName,
@@ -23,7 +24,7 @@ var serviceDesc = grpc.ServiceDesc{
 }
 
 // Register registers the service as envoy.service.auth.v3.Authorization
-// (and nothing else) on g. Install NewCodec on g
+// (and nothing else) on g. Install envoyauth.NewCodec on g
 // (grpc.ForceServerCodecV2) so shared responses are written from their
 // stored encoding; without it every reply is marshalled per call, with the
 // same bytes.
@@ -32,7 +33,7 @@ func (s *Service) Register(g grpc.ServiceRegistrar) {
 }
 
 // checkHandler is the unary handler of Check. Without interceptors it
-// replies with the shared *PreEncoded when there is one; interceptors
+// replies with the shared *envoyauth.PreEncoded when there is one; interceptors
 // always get the *authv3.CheckResponse, as with the generated handler.
 func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 	in := new(authv3.CheckRequest)

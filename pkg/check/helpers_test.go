@@ -1,8 +1,11 @@
 package check
 
+//lint:file-ignore SA1019 Envoy still honours the deprecated HeaderValueOption.append flag, so this file must read (or set) it.
+
 import (
 	"context"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -15,6 +18,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/cors-authz/cors-authz/internal/checktest"
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -90,61 +94,29 @@ type reqSpec struct {
 	Raw                        bool        // encode_raw_headers: header_map instead of headers
 }
 
-// build returns the CheckRequest Envoy sends for rs (see the reference
-// notes: pseudo-headers in the map, lower-case keys, repeated headers
-// joined with "," in the map encoding and kept apart in header_map).
+// build returns the CheckRequest Envoy sends for rs, built by
+// envoyauth.HTTPRequest (pseudo-headers in the map, lower-case keys,
+// repeated headers joined with "," in the map encoding and kept apart, names
+// as given, in header_map), with the headers Envoy's HCM adds and loopback
+// peers.
 func (rs reqSpec) build() *authv3.CheckRequest {
-	all := [][2]string{
-		{":authority", rs.Host}, {":path", rs.Path}, {":method", rs.Method}, {":scheme", rs.Scheme},
-		{"user-agent", "Mozilla/5.0"}, {"x-request-id", "0d6e3b0a-5a1e-4c2e-9a51-1b1d2f0c9e77"},
-		{"x-forwarded-proto", rs.Scheme},
+	h := envoyauth.HTTPRequest{
+		Method: rs.Method, Scheme: rs.Scheme, Host: rs.Host, Path: rs.Path,
+		Headers: append([][2]string{
+			{"user-agent", "Mozilla/5.0"}, {"x-request-id", "0d6e3b0a-5a1e-4c2e-9a51-1b1d2f0c9e77"},
+			{"x-forwarded-proto", rs.Scheme},
+		}, rs.Headers...),
+		Class:       rs.Class,
+		Raw:         rs.Raw,
+		ID:          "1234567890",
+		Protocol:    "HTTP/1.1",
+		Source:      netip.MustParseAddrPort("127.0.0.1:51234"),
+		Destination: netip.MustParseAddrPort("127.0.0.1:8080"),
 	}
-	all = append(all, rs.Headers...)
-	h := &authv3.AttributeContext_HttpRequest{
-		Id:       "1234567890",
-		Method:   rs.Method,
-		Path:     rs.Path,
-		Host:     rs.Host,
-		Scheme:   rs.Scheme,
-		Protocol: "HTTP/1.1",
-	}
-	if rs.Raw {
-		hm := &corev3.HeaderMap{}
-		for _, kv := range all {
-			hm.Headers = append(hm.Headers, &corev3.HeaderValue{Key: kv[0], RawValue: []byte(kv[1])})
-		}
-		h.HeaderMap = hm
-	} else {
-		h.Headers = map[string]string{}
-		for _, kv := range all {
-			// Envoy sanitises map values to UTF-8 (invalid bytes become
-			// '!'); proto3 strings must be valid UTF-8 on the wire.
-			kv[1] = strings.ToValidUTF8(kv[1], "!")
-			k := strings.ToLower(kv[0])
-			if prev, ok := h.Headers[k]; ok {
-				h.Headers[k] = prev + "," + kv[1]
-			} else {
-				h.Headers[k] = kv[1]
-			}
-		}
-	}
-	req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
-		Source: &authv3.AttributeContext_Peer{Address: sockAddr("127.0.0.1", 51234)},
-		Destination: &authv3.AttributeContext_Peer{
-			Address: sockAddr("127.0.0.1", 8080),
-		},
-		Request: &authv3.AttributeContext_Request{Http: h},
-	}}
 	if rs.Class != "" {
-		req.Attributes.ContextExtensions = map[string]string{ClassHintKey: rs.Class, "other": "x"}
+		h.ContextExtensions = map[string]string{"other": "x"}
 	}
-	return req
-}
-
-func sockAddr(ip string, port uint32) *corev3.Address {
-	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
-		Address: ip, PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: port},
-	}}}
+	return h.CheckRequest()
 }
 
 // Request shorthands.

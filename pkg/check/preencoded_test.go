@@ -15,22 +15,25 @@ import (
 	"google.golang.org/grpc/reflection"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/cors-authz/cors-authz/internal/race"
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 )
 
 // assertPreEncoded: pre holds resp, and its stored bytes are resp's
 // encoding (they decode back to an equal message, and equal a fresh
 // deterministic marshal byte for byte).
-func assertPreEncoded(t testing.TB, pre *PreEncoded, resp *authv3.CheckResponse) {
+func assertPreEncoded(t testing.TB, pre *envoyauth.PreEncoded, resp *authv3.CheckResponse) {
 	t.Helper()
 	if pre.Response() != resp {
 		t.Fatalf("PreEncoded holds %p, the answer is %p", pre.Response(), resp)
 	}
-	b := pre.wire()
+	b := pre.Encoded()
 	if b == nil {
 		t.Fatal("shared response has no stored encoding")
 	}
 	var back authv3.CheckResponse
-	if err := proto.Unmarshal(b.ReadOnlyData(), &back); err != nil {
+	if err := proto.Unmarshal(b, &back); err != nil {
 		t.Fatalf("stored bytes do not decode: %v", err)
 	}
 	if !proto.Equal(&back, resp) {
@@ -40,8 +43,8 @@ func assertPreEncoded(t testing.TB, pre *PreEncoded, resp *authv3.CheckResponse)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(b.ReadOnlyData(), want) {
-		t.Fatalf("stored bytes %x, marshal gives %x", b.ReadOnlyData(), want)
+	if !slices.Equal(b, want) {
+		t.Fatalf("stored bytes %x, marshal gives %x", b, want)
 	}
 }
 
@@ -108,62 +111,14 @@ func TestBootAnswerIsPreEncoded(t *testing.T) {
 	assertPreEncoded(t, pre, resp)
 }
 
-func TestCodec(t *testing.T) {
-	c := NewCodec()
-	if c.Name() != "proto" {
-		t.Fatalf("Name %q, want proto", c.Name())
-	}
-	s, _ := newTestService(t, 0)
-	resp, err := s.Check(context.Background(), get("/api/v1/items", "Origin", partner).build())
-	if err != nil || len(resp.GetOkResponse().GetResponseHeadersToAdd()) == 0 {
-		t.Fatalf("want an allowed answer with headers, got %v %v", resp, err)
-	}
-	pre := PreEncode(resp)
-	assertPreEncoded(t, pre, resp)
-
-	tests := []struct {
-		name   string
-		msg    any
-		stored bool // the stored bytes themselves are written
-	}{
-		{"pre_encoded", pre, true},
-		{"response", resp, false},
-		{"pre_encoded_without_bytes", &PreEncoded{resp: resp}, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			out, err := c.Marshal(tc.msg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer out.Free()
-			got := out.Materialize()
-			var back authv3.CheckResponse
-			if err := c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(got)}, &back); err != nil {
-				t.Fatal(err)
-			}
-			if !proto.Equal(&back, resp) {
-				t.Fatalf("round trip gives %v, want %v", &back, resp)
-			}
-			isStored := len(out) == 1 && &out[0].ReadOnlyData()[0] == &pre.wire().ReadOnlyData()[0]
-			if isStored != tc.stored {
-				t.Fatalf("stored bytes written: %v, want %v", isStored, tc.stored)
-			}
-		})
-	}
-	if _, err := c.Marshal("not a message"); err == nil {
-		t.Error("Marshal of a non-message succeeded")
-	}
-}
-
 // TestPreEncodedAllocs: a cache hit through the gRPC path (answer plus the
 // codec) allocates only the codec's one-element slice header.
 func TestPreEncodedAllocs(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("allocation counts differ under the race detector")
 	}
 	s, _ := newTestService(t, DefaultCacheSize)
-	c := NewCodec()
+	c := envoyauth.NewCodec()
 	ctx := context.Background()
 	req := get("/api/v1/items", "Origin", partner).build()
 	_, _, _ = s.answer(ctx, req)
@@ -185,7 +140,7 @@ func TestPreEncodedAllocs(t *testing.T) {
 // and optionally a unary interceptor.
 func serveWithCodec(t testing.TB, s *Service, opts ...grpc.ServerOption) *grpc.ClientConn {
 	t.Helper()
-	g := grpc.NewServer(append(opts, grpc.ForceServerCodecV2(NewCodec()))...)
+	g := grpc.NewServer(append(opts, grpc.ForceServerCodecV2(envoyauth.NewCodec()))...)
 	s.Register(g)
 	healthpb.RegisterHealthServer(g, health.NewServer())
 	reflection.Register(g)
@@ -286,12 +241,12 @@ func TestCodecOtherServices(t *testing.T) {
 }
 
 // BenchmarkMarshalShared: what gRPC's encoding of one shared answer costs
-// per call with the standard codec (std) and with NewCodec (pre_encoded),
+// per call with the standard codec (std) and with envoyauth.NewCodec (pre_encoded),
 // for an allowed actual request's answer (cached) and an allowed
 // preflight's (cached, the largest).
 func BenchmarkMarshalShared(b *testing.B) {
 	s, _ := newTestService(b, DefaultCacheSize)
-	std, pre := encoding.GetCodecV2(grpcproto.Name), NewCodec()
+	std, pre := encoding.GetCodecV2(grpcproto.Name), envoyauth.NewCodec()
 	for _, bc := range benchCases[:2] {
 		_, enc := s.check(context.Background(), bc.req.build())
 		if enc == nil {

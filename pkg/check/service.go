@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -42,13 +43,6 @@ type Options struct {
 	// logged at most (every one is counted); 0 (or less) logs none.
 	// `cors-authz serve` uses 1 unless told otherwise (--shadow-log-rate).
 	ShadowLogRate float64
-}
-
-// Snapshot describes the policy in use.
-type Snapshot struct {
-	Policy     *policy.Policy
-	Generation uint64    // 1 for the first policy set, +1 per SetPolicy
-	LoadedAt   time.Time // when SetPolicy installed it
 }
 
 // Service answers Envoy's Check calls. It implements
@@ -122,12 +116,15 @@ func (s *Service) SetPolicy(p *policy.Policy) (generation uint64) {
 	return s.gen
 }
 
-// Current returns the snapshot in use; the zero Snapshot before SetPolicy.
-func (s *Service) Current() Snapshot {
+// Current returns the policy in use (Generation 1 for the first SetPolicy,
+// +1 per SetPolicy; LoadedAt when SetPolicy installed it); the zero
+// policy.Snapshot before SetPolicy. Its Reload is nil: the service does not
+// know where a policy came from.
+func (s *Service) Current() policy.Snapshot {
 	if snap := s.cur.Load(); snap != nil {
 		return snap.Snapshot
 	}
-	return Snapshot{}
+	return policy.Snapshot{}
 }
 
 // Ready reports whether a policy has been set.
@@ -145,7 +142,7 @@ func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 // answer is Check for both Check and the gRPC handler (grpc.go): the
 // response, and for a response shared between requests its pre-encoded
 // form (nil for a response built for this request alone).
-func (s *Service) answer(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, pre *PreEncoded, err error) {
+func (s *Service) answer(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, pre *envoyauth.PreEncoded, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("check: handler panicked; answering Internal", "panic", fmt.Sprint(r))
@@ -163,7 +160,7 @@ func (s *Service) answer(ctx context.Context, req *authv3.CheckRequest) (resp *a
 
 // check is answer without the panic guard (the fuzz target calls it, so a
 // panic fails the fuzzer instead of being hidden).
-func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, *PreEncoded) {
+func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, *envoyauth.PreEncoded) {
 	start := monotonic()
 	snap := s.cur.Load()
 	if snap == nil {
@@ -171,13 +168,13 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 	}
 
 	var r policy.Request
-	if !viewRequest(req, &r) {
+	if !envoyauth.ReadRequest(req, &r) {
 		s.record(ctx, start, snap, &snap.classes[0], outMalformed, policy.NotCORS, reasonMalformed, "", false)
-		return snap.noHeaders.resp, &snap.noHeaders
+		return snap.noHeaders.Response(), &snap.noHeaders
 	}
 	if snap.pol == nil {
 		s.record(ctx, start, snap, &snap.classes[0], outNoPolicy, policy.NotCORS, reasonNoPolicy, "", false)
-		return snap.noHeaders.resp, &snap.noHeaders
+		return snap.noHeaders.Response(), &snap.noHeaders
 	}
 
 	rt := snap.pol.Classify(&r)
@@ -197,7 +194,7 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 					s.shadowHit(ctx, snap, sp, cs, e, &r, rt)
 				}
 				s.record(ctx, start, snap, cs, e.outcome, rt.Kind, e.reason, "", true)
-				return e.enc.resp, &e.enc
+				return e.enc.Response(), &e.enc
 			}
 			s.m.misses.Inc()
 		} else {
@@ -210,20 +207,20 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 	static := isStatic(&v)
 	var memo *shadowMemo
 	if sp != nil {
-		memo = s.shadowMiss(ctx, sp, cs, &r, &v, key != nil && !static)
+		memo = s.shadowMiss(ctx, sp, cs, &r, rt, &v, key != nil && !static)
 	}
 	var (
 		resp *authv3.CheckResponse
-		pre  *PreEncoded
+		pre  *envoyauth.PreEncoded
 	)
 	switch {
 	case static:
 		resp, pre = cs.statics.get(&v)
 	case key != nil:
-		pre = snap.cache.addMemo(key, buildResponse(&v), out, v.Reason, memo)
-		resp = pre.resp
+		pre = snap.cache.addMemo(key, envoyauth.Response(&v), out, v.Reason, memo)
+		resp = pre.Response()
 	default:
-		resp = buildResponse(&v)
+		resp = envoyauth.Response(&v)
 	}
 	s.record(ctx, start, snap, cs, out, v.Kind, v.Reason, v.Detail, false)
 	return resp, pre
@@ -272,7 +269,7 @@ func monotonic() time.Duration { return time.Since(epoch) }
 // it. Nothing in it changes after publication except the verdict cache and
 // the lazily filled static responses, both safe for concurrent use.
 type snapshot struct {
-	Snapshot
+	policy.Snapshot
 	pol   *policy.Policy // nil only for a boot snapshot without a policy
 	cache *verdictCache  // nil when disabled
 
@@ -282,7 +279,7 @@ type snapshot struct {
 	// noHeaders answers requests that cannot be decided (no HTTP
 	// attributes, or no policy): forward with no CORS headers, which is
 	// the CORS default deny.
-	noHeaders PreEncoded
+	noHeaders envoyauth.PreEncoded
 
 	// shadow is the shadow policy paired with this snapshot, nil when
 	// none is set (SetShadow replaces it).
@@ -306,10 +303,10 @@ const fallbackLabel = "default-deny"
 
 func (s *Service) newSnapshot(p *policy.Policy, gen uint64, at time.Time) *snapshot {
 	snap := &snapshot{
-		Snapshot: Snapshot{Policy: p, Generation: gen, LoadedAt: at},
+		Snapshot: policy.Snapshot{Policy: p, Generation: gen, LoadedAt: at},
 		pol:      p,
 	}
-	snap.noHeaders.init(buildResponse(&policy.Verdict{Kind: policy.NotCORS, Allowed: true}))
+	snap.noHeaders.Init(envoyauth.Response(&policy.Verdict{Kind: policy.NotCORS, Allowed: true}))
 	if p == nil {
 		snap.classes = []classState{{label: fallbackLabel, counters: s.m.counters(fallbackLabel)}}
 		return snap

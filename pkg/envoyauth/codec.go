@@ -1,4 +1,4 @@
-package check
+package envoyauth
 
 import (
 	"google.golang.org/grpc/encoding"
@@ -6,11 +6,11 @@ import (
 	"google.golang.org/grpc/mem"
 )
 
-// NewCodec returns the gRPC codec of a server the Service is registered on,
-// to install with grpc.ForceServerCodecV2(check.NewCodec()). It is gRPC's
+// NewCodec returns the gRPC codec of a server pkg/check's Service is registered on,
+// to install with grpc.ForceServerCodecV2(envoyauth.NewCodec()). It is gRPC's
 // standard protobuf codec (name "proto"), except that a *PreEncoded reply
 // is written from its stored bytes instead of being marshalled: the
-// Service's shared responses then cost no encoding per call.
+// service's shared responses then cost no encoding per call.
 //
 // Every other message (the CheckRequest, the health and reflection
 // services' messages, responses built for one request) goes to the

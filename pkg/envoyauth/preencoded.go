@@ -1,4 +1,4 @@
-package check
+package envoyauth
 
 import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -18,7 +18,7 @@ import (
 // that does not know the type (a server without NewCodec, a binary logger)
 // marshals the response itself and gets the same bytes, just not for free.
 //
-// Use PreEncode; the zero value is not usable.
+// Use PreEncode (or Init); the zero value is not usable.
 type PreEncoded struct {
 	resp *authv3.CheckResponse
 	buf  mem.Buffer // mem.SliceBuffer of resp's encoding; nil if it could not be encoded
@@ -36,13 +36,15 @@ var marshalOptions = proto.MarshalOptions{Deterministic: true}
 // pre-encoding.
 func PreEncode(resp *authv3.CheckResponse) *PreEncoded {
 	p := new(PreEncoded)
-	p.init(resp)
+	p.Init(resp)
 	return p
 }
 
-// init fills p in place (the service embeds PreEncoded values in its cache
-// entries and static variants, one allocation each).
-func (p *PreEncoded) init(resp *authv3.CheckResponse) {
+// Init is PreEncode in place: it sets p to resp with its wire encoding, for
+// a PreEncoded embedded by value in a longer-lived struct (the service's
+// cache entries and static answers, one allocation each). resp must not be
+// modified afterwards, nor p re-initialised once shared.
+func (p *PreEncoded) Init(resp *authv3.CheckResponse) {
 	p.resp = resp
 	if b, err := marshalOptions.Marshal(resp); err == nil {
 		p.buf = mem.SliceBuffer(b)
@@ -56,5 +58,14 @@ func (p *PreEncoded) Response() *authv3.CheckResponse { return p.resp }
 // proto.Message that marshals (and compares) as the response.
 func (p *PreEncoded) ProtoReflect() protoreflect.Message { return p.resp.ProtoReflect() }
 
-// wire returns p's encoding, nil if it has none.
+// Encoded returns p's stored encoding, nil if it has none. The bytes are
+// shared and must not be modified.
+func (p *PreEncoded) Encoded() []byte {
+	if p.buf == nil {
+		return nil
+	}
+	return p.buf.ReadOnlyData()
+}
+
+// wire returns p's encoding as the codec writes it, nil if it has none.
 func (p *PreEncoded) wire() mem.Buffer { return p.buf }

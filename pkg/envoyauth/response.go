@@ -1,8 +1,6 @@
-package check
+package envoyauth
 
 import (
-	"sync/atomic"
-
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
@@ -12,7 +10,9 @@ import (
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
-// buildResponse turns a verdict into the CheckResponse Envoy applies.
+// Response returns the CheckResponse the service sends for v: the exact
+// status and header mutations Envoy applies. `cors-authz explain` and the
+// admin page use it too, so what they show is what Envoy gets.
 //
 // Forwarded verdicts (!v.Respond) answer gRPC OK with the verdict's headers
 // in ok_response.response_headers_to_add, which Envoy applies to the
@@ -31,7 +31,7 @@ import (
 // every header of an answered verdict is sent with OVERWRITE_IF_EXISTS_OR_ADD.
 //
 // The result is immutable once returned: callers share it between requests.
-func buildResponse(v *policy.Verdict) *authv3.CheckResponse {
+func Response(v *policy.Verdict) *authv3.CheckResponse {
 	hs := v.Headers()
 	var opts []*corev3.HeaderValueOption
 	if len(hs) > 0 {
@@ -94,105 +94,4 @@ func appendAction(m policy.HeaderMode, respond bool) corev3.HeaderValueOption_He
 		return corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD
 	}
 	return corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
-}
-
-// Static responses.
-//
-// Most verdicts carry nothing taken from the request: not_cors and
-// same_origin (at most "Vary: Origin"), every denied verdict (no CORS
-// headers, a 403, or deny_action self_origin's ACAO, which is one of the
-// policy's self_origins). Their responses are built once per snapshot,
-// class and shape on first use and shared from then on, so a flood of
-// denied or non-CORS requests allocates nothing for its answers and never
-// touches the verdict cache.
-//
-// Allowed cross-origin verdicts echo the request's Origin; they go through
-// the verdict cache instead (cache.go).
-
-// maxStaticVariants bounds the responses kept per (class, shape). A shape
-// has one variant except deny_action self_origin, which has one per self
-// origin actually chosen (by the request's host). Past the bound a response
-// is built per request: correct, just not free.
-const maxStaticVariants = 8
-
-// A shape is what, besides the headers, distinguishes static verdicts of a
-// class: the request kind and whether it was allowed.
-func shapeOf(v *policy.Verdict) int {
-	s := int(v.Kind) * 2
-	if v.Allowed {
-		s++
-	}
-	return s
-}
-
-const numShapes = int(policy.Preflight)*2 + 2
-
-type staticVariant struct {
-	respond bool
-	status  int
-	hdrs    []policy.Header
-	enc     PreEncoded
-}
-
-func (sv *staticVariant) matches(v *policy.Verdict) bool {
-	if sv.respond != v.Respond || sv.status != v.Status {
-		return false
-	}
-	hs := v.Headers()
-	if len(hs) != len(sv.hdrs) {
-		return false
-	}
-	for i := range hs {
-		if hs[i] != sv.hdrs[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// staticResponses holds a class's shared static responses. Each slot is a
-// copy-on-write list: readers load it without locking.
-type staticResponses struct {
-	slots [numShapes]atomic.Pointer[[]*staticVariant]
-}
-
-// get returns the shared response for v and its encoding, building and
-// publishing them on first use. v must be a verdict with no request-derived
-// header values. Past maxStaticVariants the response is built for this
-// request alone (pre is nil).
-func (sr *staticResponses) get(v *policy.Verdict) (resp *authv3.CheckResponse, pre *PreEncoded) {
-	slot := &sr.slots[shapeOf(v)]
-	for {
-		cur := slot.Load()
-		if cur != nil {
-			for _, sv := range *cur {
-				if sv.matches(v) {
-					return sv.enc.resp, &sv.enc
-				}
-			}
-		}
-		var n int
-		if cur != nil {
-			n = len(*cur)
-		}
-		resp := buildResponse(v)
-		if n >= maxStaticVariants {
-			return resp, nil
-		}
-		sv := &staticVariant{
-			respond: v.Respond,
-			status:  v.Status,
-			hdrs:    append([]policy.Header(nil), v.Headers()...),
-		}
-		sv.enc.init(resp)
-		next := make([]*staticVariant, n, n+1)
-		if cur != nil {
-			copy(next, *cur)
-		}
-		next = append(next, sv)
-		if slot.CompareAndSwap(cur, &next) {
-			return resp, &sv.enc
-		}
-		// Another request published first; look again (it may be ours).
-	}
 }

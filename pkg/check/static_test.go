@@ -6,9 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/grpc/codes"
 
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
@@ -83,53 +81,5 @@ func TestStaticVariantsBounded(t *testing.T) {
 	v := policy.Verdict{Kind: policy.Actual}
 	if kept := len(*cs.statics.slots[shapeOf(&v)].Load()); kept != maxStaticVariants {
 		t.Errorf("kept %d variants, want %d", kept, maxStaticVariants)
-	}
-}
-
-// TestBuildResponse checks the Envoy mapping of a verdict, including the
-// one thing the policy leaves to this package: the append action of each
-// header on forwarded and answered responses.
-func TestBuildResponse(t *testing.T) {
-	p := mustPolicy(t, testPolicyYAML)
-	overwrite, appendAct := corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD, corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD
-	cases := []struct {
-		name    string
-		req     policy.Request
-		code    codes.Code
-		status  int
-		actions []corev3.HeaderValueOption_HeaderAppendAction
-	}{
-		{"allowed actual", policy.Request{Method: "GET", Path: "/api/v1/x", Origin: partner, HasOrigin: true},
-			codes.OK, 0, []corev3.HeaderValueOption_HeaderAppendAction{overwrite, overwrite, overwrite, appendAct}},
-		{"allowed preflight: Vary overwrites on a local reply",
-			policy.Request{Method: "OPTIONS", Path: "/api/v1/x", Origin: partner, HasOrigin: true, ACRM: "PUT"},
-			codes.PermissionDenied, 204, []corev3.HeaderValueOption_HeaderAppendAction{overwrite, overwrite, overwrite, overwrite, overwrite}},
-		{"rejected", policy.Request{Method: "GET", Path: "/strict/x", Origin: "https://evil.example", HasOrigin: true},
-			codes.PermissionDenied, 403, nil},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			v := p.Decide(&tc.req)
-			resp := buildResponse(&v)
-			assertResponse(t, resp)
-			if got := codes.Code(resp.GetStatus().GetCode()); got != tc.code {
-				t.Fatalf("code %v, want %v", got, tc.code)
-			}
-			hs := resp.GetOkResponse().GetResponseHeadersToAdd()
-			if tc.code != codes.OK {
-				hs = resp.GetDeniedResponse().GetHeaders()
-				if got := int(resp.GetDeniedResponse().GetStatus().GetCode()); got != tc.status {
-					t.Errorf("HTTP status %d, want %d", got, tc.status)
-				}
-			}
-			if len(hs) != len(v.Headers()) || len(hs) != len(tc.actions) {
-				t.Fatalf("%d headers, verdict has %d, want %d", len(hs), len(v.Headers()), len(tc.actions))
-			}
-			for i, h := range v.Headers() {
-				if hs[i].GetHeader().GetKey() != h.Name || hs[i].GetHeader().GetValue() != h.Value || hs[i].GetAppendAction() != tc.actions[i] {
-					t.Errorf("header %d = %v, want %s: %s (%v)", i, hs[i], h.Name, h.Value, tc.actions[i])
-				}
-			}
-		})
 	}
 }

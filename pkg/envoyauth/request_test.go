@@ -1,4 +1,4 @@
-package check
+package envoyauth
 
 import (
 	"testing"
@@ -9,30 +9,64 @@ import (
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
-func TestViewRequest(t *testing.T) {
-	httpReq := func(h *authv3.AttributeContext_HttpRequest) *authv3.CheckRequest {
-		return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{Http: h}}}
+const partner = "https://partner.example.org"
+
+// pairs turns name, value, name, value... into header lines.
+func pairs(kv ...string) [][2]string {
+	if len(kv)%2 != 0 {
+		panic("pairs: odd count")
 	}
-	rawMap := func(kv ...string) *corev3.HeaderMap {
-		hm := &corev3.HeaderMap{}
-		for i := 0; i < len(kv); i += 2 {
-			hm.Headers = append(hm.Headers, &corev3.HeaderValue{Key: kv[i], RawValue: []byte(kv[i+1])})
-		}
-		return hm
+	var out [][2]string
+	for i := 0; i < len(kv); i += 2 {
+		out = append(out, [2]string{kv[i], kv[i+1]})
 	}
+	return out
+}
+
+// envoyLike is an HTTPRequest with the headers Envoy's HCM adds next to
+// the client's.
+func envoyLike(method, path string, hdrs ...string) HTTPRequest {
+	return HTTPRequest{
+		Method: method, Scheme: "https", Host: "api.example.com", Path: path,
+		Headers: append(pairs("user-agent", "Mozilla/5.0", "x-request-id", "0d6e3b0a-5a1e-4c2e-9a51-1b1d2f0c9e77",
+			"x-forwarded-proto", "https"), pairs(hdrs...)...),
+		ID: "1234567890", Protocol: "HTTP/1.1",
+	}
+}
+
+func httpReq(h *authv3.AttributeContext_HttpRequest) *authv3.CheckRequest {
+	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{Http: h}}}
+}
+
+func rawMap(kv ...string) *corev3.HeaderMap {
+	hm := &corev3.HeaderMap{}
+	for i := 0; i < len(kv); i += 2 {
+		hm.Headers = append(hm.Headers, &corev3.HeaderValue{Key: kv[i], RawValue: []byte(kv[i+1])})
+	}
+	return hm
+}
+
+// readRequestCases are CheckRequests with the view ReadRequest must give.
+func readRequestCases() []struct {
+	name string
+	req  *authv3.CheckRequest
+	ok   bool
+	want policy.Request
+} {
 	full := policy.Request{
 		Method: "OPTIONS", Scheme: "https", Host: "api.example.com", Path: "/api/v1/x?y=1",
 		Origin: partner, HasOrigin: true, ACRM: "PUT", ACRH: "content-type,x-request-id", ACRPN: "true",
 		ClassHint: "public-api",
 	}
-	fullSpec := reqSpec{Method: "OPTIONS", Scheme: "https", Host: "api.example.com", Path: "/api/v1/x?y=1", Class: "public-api",
-		Headers: pairs([]string{"Origin", partner, "Access-Control-Request-Method", "PUT",
-			"Access-Control-Request-Headers", "content-type", "Access-Control-Request-Headers", "x-request-id",
-			"Access-Control-Request-Private-Network", "true"})}
+	fullSpec := envoyLike("OPTIONS", "/api/v1/x?y=1", "Origin", partner, "Access-Control-Request-Method", "PUT",
+		"Access-Control-Request-Headers", "content-type", "Access-Control-Request-Headers", "x-request-id",
+		"Access-Control-Request-Private-Network", "true")
+	fullSpec.Class = "public-api"
+	fullSpec.ContextExtensions = map[string]string{"other": "x"}
 	rawSpec := fullSpec
 	rawSpec.Raw = true
 
-	cases := []struct {
+	return []struct {
 		name string
 		req  *authv3.CheckRequest
 		ok   bool
@@ -40,8 +74,8 @@ func TestViewRequest(t *testing.T) {
 	}{
 		{"nil", nil, false, policy.Request{}},
 		{"no http", &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{}}}, false, policy.Request{}},
-		{"envoy headers map", fullSpec.build(), true, full},
-		{"envoy header_map", rawSpec.build(), true, full},
+		{"envoy headers map", fullSpec.CheckRequest(), true, full},
+		{"envoy header_map", rawSpec.CheckRequest(), true, full},
 		{"pseudo-headers when http fields are empty", httpReq(&authv3.AttributeContext_HttpRequest{Headers: map[string]string{
 			":method": "GET", ":scheme": "http", ":authority": "h:8080", ":path": "/p", "origin": "http://o"}}), true,
 			policy.Request{Method: "GET", Scheme: "http", Host: "h:8080", Path: "/p", Origin: "http://o", HasOrigin: true}},
@@ -75,25 +109,32 @@ func TestViewRequest(t *testing.T) {
 			Headers:   map[string]string{"origin": "https://map.example"},
 			HeaderMap: rawMap("origin", "https://raw.example")}), true,
 			policy.Request{Origin: "https://map.example", HasOrigin: true}},
+		{"map keys are exact (Envoy lower-cases them)", httpReq(&authv3.AttributeContext_HttpRequest{
+			Headers: map[string]string{"Origin": "https://upper.example", "x": "y"}}), true,
+			policy.Request{}},
 	}
-	for _, tc := range cases {
+}
+
+func TestReadRequest(t *testing.T) {
+	for _, tc := range readRequestCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			var got policy.Request
-			ok := viewRequest(tc.req, &got)
+			ok := ReadRequest(tc.req, &got)
 			if ok != tc.ok || got != tc.want {
-				t.Errorf("viewRequest = %v, %+v\nwant          %v, %+v", ok, got, tc.ok, tc.want)
+				t.Errorf("ReadRequest = %v, %+v\nwant          %v, %+v", ok, got, tc.ok, tc.want)
 			}
 		})
 	}
 }
 
-// TestViewRequestAllocs: the map encoding (every Envoy without
+// TestReadRequestAllocs: the map encoding (every Envoy without
 // encode_raw_headers) is read without allocating.
-func TestViewRequestAllocs(t *testing.T) {
-	req := options("/api/v1/x", "Origin", partner, "Access-Control-Request-Method", "PUT",
-		"Access-Control-Request-Headers", "content-type").build()
+func TestReadRequestAllocs(t *testing.T) {
+	h := envoyLike("OPTIONS", "/api/v1/x", "Origin", partner, "Access-Control-Request-Method", "PUT",
+		"Access-Control-Request-Headers", "content-type")
+	req := h.CheckRequest()
 	var r policy.Request
-	if n := testing.AllocsPerRun(100, func() { viewRequest(req, &r) }); n != 0 {
-		t.Errorf("viewRequest allocates %v times per call, want 0", n)
+	if n := testing.AllocsPerRun(100, func() { ReadRequest(req, &r) }); n != 0 {
+		t.Errorf("ReadRequest allocates %v times per call, want 0", n)
 	}
 }
