@@ -152,7 +152,7 @@ var helmVariants = []helmVariant{
 		name:     "ambient",
 		values:   "ambient-values.yaml",
 		admitted: []netClient{gatewayAPIGateway, waypoint},
-		refused:  []netClient{istioctlGateway, helmGateway, sidecarInjectionNS, sidecarRevisionNS, envoyGatewayProxy, plainPod},
+		refused:  []netClient{istioctlGateway, helmGateway, sidecarInjectionNS, sidecarRevisionNS, sidecarTLSMode, envoyGatewayProxy, plainPod},
 		kinds:    withKinds(map[string]int{"security.istio.io/v1/AuthorizationPolicy": 1}),
 	},
 	{

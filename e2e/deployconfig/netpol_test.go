@@ -37,6 +37,8 @@ var (
 		map[string]string{"app": "shop", "sidecar.istio.io/inject": "true"}}
 	sidecarPodRevision = netClient{"sidecar, pod istio.io/rev=stable", "misc", nil,
 		map[string]string{"app": "shop", "istio.io/rev": "stable"}}
+	sidecarTLSMode = netClient{"sidecar, injected pod (security.istio.io/tlsMode=istio)", "webhook", nil,
+		map[string]string{"app": "shop", "security.istio.io/tlsMode": "istio", "service.istio.io/canonical-name": "shop"}}
 	envoyGatewayProxy = netClient{"Envoy Gateway proxy", "envoy-gateway-system", nil,
 		map[string]string{"app.kubernetes.io/managed-by": "envoy-gateway", "app.kubernetes.io/component": "proxy", "app.kubernetes.io/name": "envoy"}}
 	istiod = netClient{"istiod", "istio-system", nil,
@@ -49,7 +51,7 @@ var (
 
 // istioProxies are every place an Istio proxy that runs ext_authz lives.
 var istioProxies = []netClient{istioctlGateway, helmGateway, gatewayAPIGateway, waypoint,
-	sidecarInjectionNS, sidecarRevisionNS, sidecarPodLabel, sidecarPodRevision}
+	sidecarInjectionNS, sidecarRevisionNS, sidecarPodLabel, sidecarPodRevision, sidecarTLSMode}
 
 // admits reports whether the NetworkPolicy (in namespace policyNS) lets c
 // open a TCP connection to port, following the NetworkPolicy semantics: a
