@@ -10,6 +10,7 @@ type Class struct {
 	Spec  *ClassSpec
 
 	match       matcher
+	pathRules   bool // match has path_prefixes or paths
 	origins     originSet
 	credentials bool
 	privateNet  bool

@@ -53,6 +53,7 @@ func compileClass(s *ClassSpec, index int) *Class {
 		Index:       index,
 		Spec:        s,
 		match:       compileMatch(s.Match),
+		pathRules:   len(s.Match.PathPrefixes) > 0 || len(s.Match.Paths) > 0,
 		credentials: s.AllowCredentials,
 		privateNet:  s.AllowPrivateNetwork,
 		denyAction:  s.DenyAction,

@@ -55,7 +55,20 @@ func (p *Policy) decide(r *Request, rt *Route, v *Verdict) {
 		}
 		return
 	}
-	if reason, detail := p.originRefused(r, rt); reason != "" {
+	reason, detail := p.originRefused(r, rt)
+	if reason == "" && r.Method == "" {
+		// No method, no grant: every HTTP request has one (RFC 9110
+		// §9.1), so a check without it says nothing a grant could rest on.
+		reason = ReasonMethodMissing
+	}
+	if reason == "" && rt.pathAmbiguous {
+		// Defence in depth: a proxy that does not normalise paths (Istio
+		// without pathNormalization, a direct gRPC client) may route
+		// "/api/v1/..%2Fadmin" to /admin; a path-selected grant must not
+		// depend on how the upstream decodes the path.
+		reason = ReasonPathAmbiguous
+	}
+	if reason != "" {
 		v.Reason, v.Detail = reason, detail
 		if rt.Kind == Preflight {
 			v.Respond, v.Status = true, 403
@@ -113,7 +126,8 @@ func (p *Policy) deny(r *Request, v *Verdict) {
 	}
 }
 
-// selfOriginFor returns the self origin whose host is the request's host,
+// selfOriginFor returns the self origin whose host is the request's host
+// (a default port, or one trailing dot of the name, makes no difference),
 // else the first self origin.
 func (p *Policy) selfOriginFor(authority string) string {
 	if len(p.selfList) == 0 {
@@ -122,11 +136,13 @@ func (p *Policy) selfOriginFor(authority string) string {
 	if so, ok := p.selfByHost[authority]; ok {
 		return so
 	}
-	host, port := hosts.SplitHostPort(authority)
-	if port == "443" || port == "80" {
-		if so, ok := p.selfByHost[host]; ok {
-			return so
-		}
+	host, port := hosts.SplitHostPort(authority) // drops a trailing dot
+	key := host
+	if port != "" && port != "443" && port != "80" {
+		key = host + ":" + port
+	}
+	if so, ok := p.selfByHost[key]; ok {
+		return so
 	}
 	return p.selfList[0]
 }
@@ -152,7 +168,9 @@ func (p *Policy) preflight(r *Request, v *Verdict) {
 		v.Reason, v.Detail = ReasonHeaderNotAllowed, name
 		return
 	}
-	pn := strings.EqualFold(r.ACRPN, "true")
+	// Private Network Access: browsers send exactly "true"; any other
+	// value is no request for private-network access (a plain preflight).
+	pn := r.ACRPN == "true"
 	if pn && !c.privateNet {
 		v.Reason = ReasonPrivateNetwork
 		return

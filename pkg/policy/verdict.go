@@ -45,6 +45,8 @@ const (
 	ReasonUnknownClass        Reason = "unknown_class"
 	ReasonNoClass             Reason = "no_class_matched"
 	ReasonCrossOriginInternal Reason = "cross_origin_to_internal"
+	ReasonMethodMissing       Reason = "method_missing"
+	ReasonPathAmbiguous       Reason = "path_ambiguous"
 )
 
 // Selection says how the class was chosen.
