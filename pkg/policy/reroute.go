@@ -82,13 +82,9 @@ func (m *RouteMap) Route(r *Request, rt *Route) {
 			return
 		}
 	}
-	m.reroute(r, rt)
-}
-
-// reroute is Route by to's own rules. The hint and the parsed Origin are
-// the request's, whatever the policy: only the class, and with other
-// self_origins the kind, are to's own.
-func (m *RouteMap) reroute(r *Request, rt *Route) {
+	// The hint and the parsed Origin are the request's, whatever the
+	// policy: only the class, and with other self_origins the kind, are
+	// to's own.
 	rt.Class, rt.Selection = m.to.classFor(r)
 	if !m.sameKinds {
 		rt.Kind = m.to.kind(r, rt)
