@@ -3,6 +3,7 @@ package envoymodel
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"time"
@@ -70,6 +71,15 @@ type Config struct {
 
 	// OnCheck, when set, is called after each Check call.
 	OnCheck func(CheckEvent)
+
+	// AccessLogFormat is the HCM file access logger's text format
+	// (log_format.text_format_source.inline_string; see accesslog.go for
+	// the operators modelled). Empty: no access log.
+	AccessLogFormat string
+	// AccessLog receives one formatted line per downstream request when
+	// AccessLogFormat is set (Envoy writes them to the logger's path); nil
+	// discards them.
+	AccessLog io.Writer
 }
 
 // CheckEvent describes one ext_authz call and what the proxy did with it.
@@ -113,6 +123,7 @@ type compiled struct {
 	upstream *url.URL
 	path     PathOptions
 	allowed  map[string]bool // nil: all
+	logOps   []logOp         // nil: no access log
 }
 
 func compile(cfg Config) (*compiled, error) {
@@ -134,10 +145,20 @@ func compile(cfg Config) (*compiled, error) {
 			errs = append(errs, fmt.Errorf("routes[%d]: prefix %q must start with /", i, r.Prefix))
 		}
 	}
+	var ops []logOp
+	if cfg.AccessLogFormat != "" {
+		var err error
+		if ops, err = parseLogFormat(cfg.AccessLogFormat); err != nil {
+			errs = append(errs, err)
+		}
+		if cfg.AccessLog == nil {
+			ops = nil // validated, but nowhere to write
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	c := &compiled{Config: cfg, upstream: u, path: DefaultPathOptions()}
+	c := &compiled{Config: cfg, upstream: u, path: DefaultPathOptions(), logOps: ops}
 	if cfg.Path != nil {
 		c.path = *cfg.Path
 	}

@@ -13,7 +13,11 @@
 // and whether the class that would now serve them grants more.
 //
 // The analysis is conservative: when it cannot show that a change leaves
-// access the same or narrower, it flags the change as widening.
+// access the same or narrower, it flags the change as widening. The CORS
+// rules it reasons with are those the service enforces, from the same
+// packages: origin patterns and allowlists (internal/origin), host
+// patterns (internal/hosts), request-header names (internal/headers) and
+// methods (internal/methods). This package holds only the comparison.
 package diff
 
 import (

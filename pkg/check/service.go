@@ -14,9 +14,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,7 +45,18 @@ type Options struct {
 	// logged at most (every one is counted); 0 (or less) logs none.
 	// `cors-authz serve` uses 1 unless told otherwise (--shadow-log-rate).
 	ShadowLogRate float64
+	// RefusalLogRate is how many refused cross-origin requests per second
+	// are logged at info level at most (class, kind, origin, reason); 0
+	// (or less) logs none. `cors-authz serve` uses 1 unless told
+	// otherwise (--refusal-log-rate).
+	RefusalLogRate float64
 }
+
+// unknownClassLogRate is how many Checks naming an unknown cors_class are
+// logged per second at most (every one is counted in
+// cors_authz_unknown_class_total): a mistyped route keeps saying so,
+// without a record per request.
+const unknownClassLogRate = 0.1
 
 // Service answers Envoy's Check calls. It implements
 // authv3.AuthorizationServer. Use New; the zero value is not usable.
@@ -63,6 +76,9 @@ type Service struct {
 	sh        *shadowSnap
 	shGen     uint64
 	shadowLog *sampler // nil: disagreements are not logged
+
+	refusalLog *sampler // nil: refused origins are not logged
+	unknownLog *sampler
 }
 
 var _ authv3.AuthorizationServer = (*Service)(nil)
@@ -75,7 +91,13 @@ const emptyPolicyYAML = "version: 1\nclasses: []\n"
 // New returns a Service. Until SetPolicy is called it is not Ready, and
 // answers every Check with the default deny of a policy with no classes.
 func New(opts Options) *Service {
-	s := &Service{log: opts.Logger, cacheSize: opts.CacheSize, shadowLog: newSampler(opts.ShadowLogRate)}
+	s := &Service{
+		log:        opts.Logger,
+		cacheSize:  opts.CacheSize,
+		shadowLog:  newSampler(opts.ShadowLogRate),
+		refusalLog: newSampler(opts.RefusalLogRate),
+		unknownLog: newSampler(unknownClassLogRate),
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -110,8 +132,9 @@ func (s *Service) SetPolicy(p *policy.Policy) (generation uint64) {
 	if s.sh != nil {
 		snap.shadow.Store(s.newShadowPair(snap))
 	}
-	s.cur.Store(snap)
+	prev := s.cur.Swap(snap)
 	s.m.generation.Set(float64(s.gen))
+	s.m.setPolicyInfo(roleEnforced, prev.sha256(), p.SHA256())
 	s.log.Info("check: policy in use", "generation", s.gen, "source", p.Source(), "sha256", p.SHA256(), "classes", len(p.Classes()))
 	return s.gen
 }
@@ -178,6 +201,9 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 	}
 
 	rt := snap.pol.Classify(&r)
+	if rt.Selection == policy.ByDefault && rt.Hint != "" {
+		s.unknownClass(ctx, snap, &rt)
+	}
 	cs := snap.classState(rt.Class)
 	sp := snap.shadow.Load() // nil without a shadow policy
 
@@ -222,6 +248,12 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 	default:
 		resp = envoyauth.Response(&v)
 	}
+	if !v.Allowed {
+		s.m.refusal(&cs.refusals, cs.label, v.Reason)
+		if s.refusalLog != nil {
+			s.logRefusal(ctx, snap, cs, &r, &v)
+		}
+	}
 	s.record(ctx, start, snap, cs, out, v.Kind, v.Reason, v.Detail, false)
 	return resp, pre
 }
@@ -255,6 +287,63 @@ func (s *Service) record(ctx context.Context, start time.Duration, snap *snapsho
 			slog.Bool("cached", cached),
 		)
 	}
+}
+
+// unknownClass counts a Check whose cors_class names no class of snap's
+// policy and logs it, rate-limited, as a warning: the route's Envoy
+// configuration names a class the policy does not have (a typo, or a class
+// removed from the policy), and every request on it gets the fallback's
+// default deny.
+func (s *Service) unknownClass(ctx context.Context, snap *snapshot, rt *policy.Route) {
+	s.m.unknown.Inc()
+	if !s.unknownLog.allow(int64(monotonic())) {
+		return
+	}
+	s.log.LogAttrs(ctx, slog.LevelWarn, "check: cors_class names no class of the policy; answering with the fallback class",
+		slog.String("cors_class", clip(rt.Hint)),
+		slog.String("class", snap.classes[0].label),
+		slog.Uint64("generation", snap.Generation),
+		slog.Uint64("unlogged_since_last", s.unknownLog.takeSuppressed()),
+	)
+}
+
+// logRefusal logs a refused cross-origin request at info level, at most
+// RefusalLogRate times per second: "why is my partner's origin blocked" is
+// answered from the default logs. The origin and path are request bytes:
+// they are clipped, and slog's handlers quote and escape them.
+func (s *Service) logRefusal(ctx context.Context, snap *snapshot, cs *classState, r *policy.Request, v *policy.Verdict) {
+	if !s.refusalLog.allow(int64(monotonic())) {
+		return
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "check: origin refused",
+		slog.String("class", cs.label),
+		slog.String("kind", v.Kind.String()),
+		slog.String("origin", clip(r.Origin)),
+		slog.String("method", clip(r.Method)),
+		slog.String("host", clip(r.Host)),
+		slog.String("path", clip(r.Path)),
+		slog.String("reason", string(v.Reason)),
+		slog.String("detail", clip(v.Detail)),
+		slog.Uint64("generation", snap.Generation),
+		slog.Uint64("unlogged_since_last", s.refusalLog.takeSuppressed()),
+	)
+}
+
+// maxLogValue bounds a request-derived value in a log record: a hostile
+// 1 MiB Origin is logged as its first bytes and its length.
+const maxLogValue = 256
+
+// clip returns v, or its first maxLogValue bytes (cut at a rune boundary)
+// and its length.
+func clip(v string) string {
+	if len(v) <= maxLogValue {
+		return v
+	}
+	n := maxLogValue
+	for n > 0 && !utf8.RuneStart(v[n]) {
+		n--
+	}
+	return v[:n] + "…(" + strconv.Itoa(len(v)) + " bytes)"
 }
 
 // epoch anchors monotonic.
@@ -293,6 +382,7 @@ type classState struct {
 	class    *policy.Class
 	label    string
 	counters [numOutcomes]prometheus.Counter
+	refusals refusalCounters
 	statics  staticResponses
 }
 
@@ -323,6 +413,15 @@ func (s *Service) newSnapshot(p *policy.Policy, gen uint64, at time.Time) *snaps
 		snap.classes[i+1] = classState{idx: i + 1, class: c, label: c.Name, counters: s.m.counters(c.Name)}
 	}
 	return snap
+}
+
+// sha256 is the sha256 of the snapshot's policy; "" for none (a nil
+// snapshot included).
+func (snap *snapshot) sha256() string {
+	if snap == nil || snap.pol == nil {
+		return ""
+	}
+	return snap.pol.SHA256()
 }
 
 // classState returns the state of c, a class of snap's policy; the

@@ -69,6 +69,23 @@ func FuzzDecide(f *testing.F) {
 	})
 }
 
+// FuzzDisagreementKindText: reading a kind label never panics, and a label
+// it accepts is written back unchanged.
+func FuzzDisagreementKindText(f *testing.F) {
+	for _, s := range []string{"none", "would_allow", "would_deny", "headers_differ", "unknown", "", "WOULD_ALLOW"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var k policy.DisagreementKind
+		if err := k.UnmarshalText([]byte(s)); err != nil {
+			return
+		}
+		if b, err := k.MarshalText(); err != nil || string(b) != s {
+			t.Errorf("%q read as %v, written as %q (%v)", s, k, b, err)
+		}
+	})
+}
+
 // FuzzPathGrant (issue 11 item 2): a path never gets a wider grant than its
 // normal form. Whatever the path, a cross-origin request granted on it is
 // granted the same on paths.Normalise(path), and the verdict on a raw
