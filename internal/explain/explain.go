@@ -119,6 +119,11 @@ type Explanation struct {
 	Kind      string         `json:"kind"`
 	Allowed   bool           `json:"allowed"`
 	Reason    string         `json:"reason"`
+	// GrantedBy names the files that granted the request's origin in its
+	// class (the policy file, or in a policy directory the base and/or the
+	// fragments); empty when the origin is not granted.
+	GrantedBy []string `json:"granted_by,omitempty"`
+	delegated bool
 
 	// What Envoy does.
 	Action     string   `json:"envoy_action"` // "forward" or "respond"
@@ -143,6 +148,10 @@ func Explain(p *policy.Policy, r policy.Request) Explanation {
 	if v.Class.Spec != nil {
 		e.ClassLine = v.Class.Spec.Line
 	}
+	if v.Grant != nil {
+		e.GrantedBy = v.Grant.Files()
+	}
+	e.delegated = v.Class.Delegated()
 	switch v.Selection {
 	case policy.ByHint:
 		e.Why = fmt.Sprintf("named by the route's cors_class context extension %q", r.ClassHint)
@@ -206,6 +215,9 @@ func (e Explanation) WriteText(w io.Writer) {
 		verdict = "allowed"
 	}
 	fmt.Fprintf(w, "verdict:  %s (%s)\n", verdict, e.Reason)
+	if e.delegated && len(e.GrantedBy) > 0 {
+		fmt.Fprintf(w, "granted:  %s by %s\n", r.Origin, strings.Join(e.GrantedBy, ", "))
+	}
 	if e.Action == "respond" {
 		fmt.Fprintf(w, "envoy:    answers the request itself with HTTP %d and an empty body (gRPC %s, denied_response)\n", e.HTTPStatus, e.GRPCStatus)
 	} else {

@@ -131,3 +131,49 @@ func TestExplain(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainProvenance: in a delegated class, explain names the files
+// that granted the origin; outside delegation the text is unchanged.
+func TestExplainProvenance(t *testing.T) {
+	base, _, err := policy.Parse("policy.yaml", []byte(`version: 1
+classes:
+  - name: partners
+    match: {path_prefixes: [/]}
+    allow_origins: [https://own.example.org]
+    delegate: {origin_domains: [example.org], allow_methods: [PUT]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _, err := policy.ParseFragment(base, "team-a.yaml", []byte("version: 1\nextend: [{class: partners, allow_origins: [https://a.example.org, https://own.example.org], allow_methods: [PUT]}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := base.WithFragments([]*policy.Fragment{f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		pol    *policy.Policy
+		origin string
+		want   []string
+		line   string
+	}{
+		{p, "https://a.example.org", []string{"team-a.yaml"}, "granted:  https://a.example.org by team-a.yaml\n"},
+		{p, "https://own.example.org", []string{"policy.yaml", "team-a.yaml"}, "granted:  https://own.example.org by policy.yaml, team-a.yaml\n"},
+		{p, "https://b.example.org", nil, ""},
+		{policy.Default(), "https://partner.example.org", []string{policy.DefaultName}, ""},
+	}
+	for _, tt := range tests {
+		r, _ := explain.Input{Method: "GET", Path: "/api/v1/x", Host: "api.example.com", Origin: ptr(tt.origin)}.Request()
+		e := explain.Explain(tt.pol, r)
+		if strings.Join(e.GrantedBy, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("%s: granted by %v, want %v", tt.origin, e.GrantedBy, tt.want)
+		}
+		var b bytes.Buffer
+		e.WriteText(&b)
+		if got := strings.Contains(b.String(), "granted:"); got != (tt.line != "") || tt.line != "" && !strings.Contains(b.String(), tt.line) {
+			t.Errorf("%s: text\n%s\nwant line %q", tt.origin, b.String(), tt.line)
+		}
+	}
+}
