@@ -20,7 +20,7 @@ func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(stderr)
 	quiet := fs.Bool("q", false, "print errors only, no warnings or summary")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cors-authz validate [-q] FILE...   (a policy file or a ConfigMap manifest)")
+		fmt.Fprintln(stderr, "usage: cors-authz validate [-q] FILE|DIR...   (a policy file, a ConfigMap manifest, or a policy directory)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -32,6 +32,10 @@ func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	code := 0
 	for _, file := range fs.Args() {
+		if policy.IsDir(file) {
+			code = max(code, validateDir(file, *quiet, stdout, stderr))
+			continue
+		}
 		if c, handled := validateConfigMapFile(file, os.ReadFile, *quiet, stdout, stderr); handled {
 			code = max(code, c)
 			continue

@@ -115,6 +115,9 @@ type Report struct {
 // Changed reports whether the normalised policies differ at all.
 func (r *Report) Changed() bool { return len(r.Changes) > 0 }
 
+// Widen reports whether at least one change widens access (Widens).
+func (r *Report) Widen() bool { return r.Widens }
+
 // Policies compares two compiled policies.
 func Policies(old, new *policy.Policy) *Report {
 	r := Documents(old.Spec(), new.Spec())

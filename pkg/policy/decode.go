@@ -46,13 +46,7 @@ func decode(file string, data []byte) (Document, []Issue, error) {
 	d := &decoder{file: file}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		is := Issue{File: file, Msg: msg}
-		if m := yamlLine.FindStringSubmatchIndex(msg); m != nil && m[0] == 0 {
-			is.Line, _ = strconv.Atoi(msg[m[2]:m[3]])
-			is.Msg = strings.TrimPrefix(msg[m[1]:], ": ")
-		}
-		return Document{}, nil, &Error{Issues: []Issue{is}}
+		return Document{}, nil, yamlError(file, err)
 	}
 	if len(root.Content) == 0 {
 		return Document{}, nil, &Error{Issues: []Issue{{File: file, Line: 1, Msg: "empty policy: expected a mapping with version and classes"}}}
@@ -64,6 +58,18 @@ func decode(file string, data []byte) (Document, []Issue, error) {
 		return Document{}, d.warns, &Error{Issues: d.errs}
 	}
 	return doc, d.warns, nil
+}
+
+// yamlError turns a YAML syntax error into a one-issue *Error with the
+// line the parser names.
+func yamlError(file string, err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	is := Issue{File: file, Msg: msg}
+	if m := yamlLine.FindStringSubmatchIndex(msg); m != nil && m[0] == 0 {
+		is.Line, _ = strconv.Atoi(msg[m[2]:m[3]])
+		is.Msg = strings.TrimPrefix(msg[m[1]:], ": ")
+	}
+	return &Error{Issues: []Issue{is}}
 }
 
 func sortIssues(list []Issue) {
@@ -234,7 +240,8 @@ func (d *decoder) document(n *yaml.Node) Document {
 func (d *decoder) unreachable(n *yaml.Node, classes []ClassSpec) {
 	for i, c := range classes {
 		m := c.Match
-		if len(m.Hosts) == 0 && len(m.Paths) == 0 && (len(m.PathPrefixes) == 0 || contains(m.PathPrefixes, "/")) {
+		// A match without rules is an error (see match), not a catch-all.
+		if len(m.Hosts) == 0 && len(m.Paths) == 0 && contains(m.PathPrefixes, "/") {
 			for j := i + 1; j < len(classes); j++ {
 				d.warnf(n.Content[j], fmt.Sprintf("classes[%d]", j), classes[j].Name,
 					"class %q before it matches every request, so this class is chosen only through a cors_class context extension", c.Name)
@@ -247,6 +254,7 @@ func (d *decoder) unreachable(n *yaml.Node, classes []ClassSpec) {
 var classKeys = []string{
 	"name", "match", "allow_origins", "allow_methods", "allow_headers", "expose_headers",
 	"allow_credentials", "max_age", "allow_private_network", "deny_action", "dangerously_allow_insecure_origins",
+	"delegate",
 }
 
 func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
@@ -307,6 +315,8 @@ func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
 			}
 		case "dangerously_allow_insecure_origins":
 			c.DangerouslyAllowInsecureOrigins = d.boolean(v, p)
+		case "delegate":
+			c.Delegate = d.delegate(v, p)
 		}
 	})
 	if n.Kind != yaml.MappingNode {
@@ -323,7 +333,7 @@ func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
 	if c.DenyAction == DenySelfOrigin && !haveSelf {
 		d.errorf(denyNode, path+".deny_action", "self_origin", "needs self_origins at the top of the policy")
 	}
-	if len(c.AllowOrigins) == 0 && len(allowFields) > 0 {
+	if len(c.AllowOrigins) == 0 && len(allowFields) > 0 && c.Delegate == nil {
 		k := allowFields[0]
 		d.errorf(k, joinPath(path, k.Value), "", "grants access but the class has no allow_origins; add origins or remove the grant")
 	}

@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(testPolicy))
 	f.Add(policy.DefaultYAML)
+	f.Add([]byte(delegatedBase))
 	f.Add([]byte("version: 1\nclasses:\n  - name: a\n    allow_origins: ['https://*.com', '*']\n"))
 	f.Add([]byte("version: 1\nclasses: [{name: x, match: {hosts: ['*.a:1']}}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -64,6 +66,48 @@ func FuzzDecide(f *testing.F) {
 		if v.Allowed && (v.Kind == policy.Actual || v.Kind == policy.Preflight) {
 			if _, ok := v.Header(policy.HeaderACAO); !ok {
 				t.Fatalf("allowed %v without ACAO", v.Kind)
+			}
+		}
+	})
+}
+
+// FuzzParseFragment: a fragment never panics the parser; a refused one
+// always says where; an accepted one merges, and every origin it grants is
+// allowed with the fragment named as its provenance.
+func FuzzParseFragment(f *testing.F) {
+	f.Add([]byte(teamA))
+	f.Add([]byte(teamB))
+	f.Add([]byte(frag("    allow_origins: ['https://*.com', http://a.example.net, HTTPS://X.EXAMPLE.NET:443]\n    allow_methods: [patch]\n")))
+	f.Add([]byte("version: 1\nextend: [{class: internal, match: {}}]\nclasses: []\n"))
+	base := mustParse(f, strings.Replace(delegatedBase, "max_origins: 3", "max_origins: 50", 1))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr, _, err := policy.ParseFragment(base, "f.yaml", data)
+		if err != nil {
+			var perr *policy.Error
+			if !errors.As(err, &perr) || len(perr.Issues) == 0 {
+				t.Fatalf("error %v is not a *policy.Error with issues", err)
+			}
+			for _, is := range perr.Issues {
+				if is.File != "f.yaml" || is.Msg == "" {
+					t.Fatalf("issue without file or message: %+v", is)
+				}
+			}
+			return
+		}
+		p, err := base.WithFragments([]*policy.Fragment{fr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range fr.Doc().Extend {
+			for _, o := range e.AllowOrigins {
+				if strings.Contains(o, "*") {
+					continue
+				}
+				r := policy.Request{Method: "GET", Scheme: "https", Host: "h", Path: "/api/", Origin: o, HasOrigin: true, ClassHint: e.Class}
+				v := p.Decide(&r)
+				if !v.Allowed || v.Grant == nil || !slices.Contains(v.Grant.Files(), "f.yaml") {
+					t.Fatalf("granted origin %q: %s, grant %v", o, v.ReasonText(), v.Grant)
+				}
 			}
 		}
 	})

@@ -106,6 +106,10 @@ type Verdict struct {
 	Respond bool
 	Status  int // HTTP status when Respond: 204 or 403
 
+	// Grant is what the class grants the request's origin, when the origin
+	// is allowed (else nil): Grant.Files says which file granted it.
+	Grant *Grant
+
 	Reason Reason
 	// Detail adds context to Reason (the refused header name, the unknown
 	// class). It may quote request bytes: log it escaped, never echo it
