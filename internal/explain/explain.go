@@ -14,6 +14,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc/codes"
 
+	"github.com/cors-authz/cors-authz/internal/paths"
 	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
@@ -156,6 +157,14 @@ func Explain(p *policy.Policy, r policy.Request) Explanation {
 		e.Why = fmt.Sprintf("named by the route's cors_class context extension %q", r.ClassHint)
 	case policy.ByMatch:
 		e.Why = "first class whose match holds for host " + quote(r.Host) + " and path " + quote(r.Path)
+		// Path rules see the path's normal form (docs/policy.md, Paths).
+		raw := r.Path
+		if i := strings.IndexAny(raw, "?#"); i >= 0 {
+			raw = raw[:i]
+		}
+		if norm, _ := paths.Normalise(r.Path); norm != raw {
+			e.Why += " (normal form " + quote(norm) + ")"
+		}
 	default:
 		if r.ClassHint != "" {
 			e.Why = fmt.Sprintf("the route names cors_class %q, which the policy does not define: default deny", r.ClassHint)

@@ -104,6 +104,13 @@ func TestExplain(t *testing.T) {
 			"default-deny", "default", "forward", false, 0, "unknown_class: nope", "", "does not define"},
 		{explain.Input{Path: "/x", Origin: ptr("https://partner.example.org"), Class: "public-api"},
 			"public-api", "context_extension", "forward", true, 0, "origin_allowed", "access-control-allow-origin", "context extension"},
+		// Issue 11 item 2: the class comes from the path's normal form, and says so.
+		{explain.Input{Path: "/api/v1/%2e%2e/admin?x", Origin: ptr("https://partner.example.org")},
+			"internal", "match", "forward", false, 0, "cross_origin_to_internal", "", `path "/api/v1/%2e%2e/admin?x" (normal form "/api/admin")`},
+		{explain.Input{Path: "/api/v1/..%2Fadmin", Origin: ptr("https://partner.example.org")},
+			"public-api", "match", "forward", false, 0, "path_ambiguous", "vary", `and path "/api/v1/..%2Fadmin"`},
+		{explain.Input{Path: "/api/v1/x?y", Origin: ptr("https://partner.example.org")},
+			"public-api", "match", "forward", true, 0, "origin_allowed", "access-control-allow-origin", `and path "/api/v1/x?y"` + "\n"},
 	}
 	for _, tt := range tests {
 		r, err := tt.in.Request()

@@ -193,11 +193,11 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 	var r policy.Request
 	if !envoyauth.ReadRequest(req, &r) {
 		s.record(ctx, start, snap, &snap.classes[0], outMalformed, policy.NotCORS, reasonMalformed, "", false)
-		return snap.noHeaders.Response(), &snap.noHeaders
+		return snap.malformed.Response(), &snap.malformed
 	}
 	if snap.pol == nil {
 		s.record(ctx, start, snap, &snap.classes[0], outNoPolicy, policy.NotCORS, reasonNoPolicy, "", false)
-		return snap.noHeaders.Response(), &snap.noHeaders
+		return snap.noPolicy.Response(), &snap.noPolicy
 	}
 
 	rt := snap.pol.Classify(&r)
@@ -239,14 +239,15 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 		resp *authv3.CheckResponse
 		pre  *envoyauth.PreEncoded
 	)
+	md := cs.meta.get(snap, cs, v.Kind, v.Reason)
 	switch {
 	case static:
-		resp, pre = cs.statics.get(&v)
+		resp, pre = cs.statics.get(&v, md)
 	case key != nil:
-		pre = snap.cache.addMemo(key, envoyauth.Response(&v), out, v.Reason, memo)
+		pre = snap.cache.addMemo(key, envoyauth.ResponseWithMetadata(&v, md), out, v.Reason, memo)
 		resp = pre.Response()
 	default:
-		resp = envoyauth.Response(&v)
+		resp = envoyauth.ResponseWithMetadata(&v, md)
 	}
 	if !v.Allowed {
 		s.m.refusal(&cs.refusals, cs.label, v.Reason)
@@ -365,10 +366,10 @@ type snapshot struct {
 	// classes[0] is the fallback class; classes[i+1] is pol.Classes()[i].
 	classes []classState
 
-	// noHeaders answers requests that cannot be decided (no HTTP
-	// attributes, or no policy): forward with no CORS headers, which is
-	// the CORS default deny.
-	noHeaders envoyauth.PreEncoded
+	// malformed and noPolicy answer requests that cannot be decided (no
+	// HTTP attributes; no policy): forward with no CORS headers, which is
+	// the CORS default deny. Their metadata says why.
+	malformed, noPolicy envoyauth.PreEncoded
 
 	// shadow is the shadow policy paired with this snapshot, nil when
 	// none is set (SetShadow replaces it).
@@ -384,6 +385,7 @@ type classState struct {
 	counters [numOutcomes]prometheus.Counter
 	refusals refusalCounters
 	statics  staticResponses
+	meta     metadataCache
 }
 
 // fallbackLabel is the class label of requests answered without a policy;
@@ -396,7 +398,7 @@ func (s *Service) newSnapshot(p *policy.Policy, gen uint64, at time.Time) *snaps
 		Snapshot: policy.Snapshot{Policy: p, Generation: gen, LoadedAt: at},
 		pol:      p,
 	}
-	snap.noHeaders.Init(envoyauth.Response(&policy.Verdict{Kind: policy.NotCORS, Allowed: true}))
+	defer snap.initUndecided()
 	if p == nil {
 		snap.classes = []classState{{label: fallbackLabel, counters: s.m.counters(fallbackLabel)}}
 		return snap
@@ -413,6 +415,20 @@ func (s *Service) newSnapshot(p *policy.Policy, gen uint64, at time.Time) *snaps
 		snap.classes[i+1] = classState{idx: i + 1, class: c, label: c.Name, counters: s.m.counters(c.Name)}
 	}
 	return snap
+}
+
+// initUndecided builds the answers to requests that cannot be decided:
+// forward with no CORS headers (the CORS default deny), labelled with the
+// fallback class and the reason.
+func (snap *snapshot) initUndecided() {
+	fwd := policy.Verdict{Kind: policy.NotCORS, Allowed: true}
+	cs := &snap.classes[0]
+	for _, u := range []struct {
+		enc    *envoyauth.PreEncoded
+		reason policy.Reason
+	}{{&snap.malformed, reasonMalformed}, {&snap.noPolicy, reasonNoPolicy}} {
+		u.enc.Init(envoyauth.ResponseWithMetadata(&fwd, cs.meta.get(snap, cs, policy.NotCORS, u.reason)))
+	}
 }
 
 // sha256 is the sha256 of the snapshot's policy; "" for none (a nil

@@ -240,7 +240,8 @@ func (d *decoder) document(n *yaml.Node) Document {
 func (d *decoder) unreachable(n *yaml.Node, classes []ClassSpec) {
 	for i, c := range classes {
 		m := c.Match
-		if len(m.Hosts) == 0 && len(m.Paths) == 0 && (len(m.PathPrefixes) == 0 || contains(m.PathPrefixes, "/")) {
+		// A match without rules is an error (see match), not a catch-all.
+		if len(m.Hosts) == 0 && len(m.Paths) == 0 && contains(m.PathPrefixes, "/") {
 			for j := i + 1; j < len(classes); j++ {
 				d.warnf(n.Content[j], fmt.Sprintf("classes[%d]", j), classes[j].Name,
 					"class %q before it matches every request, so this class is chosen only through a cors_class context extension", c.Name)

@@ -235,6 +235,21 @@ func TestParseAdvice(t *testing.T) {
 	}
 }
 
+// TestEmptyMatchIsNoCatchAll: a class refused for an empty match is not
+// also reported as a catch-all hiding the classes after it.
+func TestEmptyMatchIsNoCatchAll(t *testing.T) {
+	src := "version: 1\nclasses:\n  - name: a\n    match: {path_prefixes: []}\n  - name: b\n    match: {path_prefixes: [/]}\n"
+	_, warns, err := policy.Parse("p.yaml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "empty list") {
+		t.Fatalf("err = %v, want the empty list refused", err)
+	}
+	for _, w := range warns {
+		if strings.Contains(w.Msg, "matches every request") {
+			t.Errorf("unexpected warning %v", w)
+		}
+	}
+}
+
 func TestInsecureOriginsOptIn(t *testing.T) {
 	src := class("    allow_origins: [http://a.example]\n    allow_credentials: true\n    dangerously_allow_insecure_origins: true\n")
 	if _, _, err := policy.Parse("p.yaml", []byte(src)); err != nil {
