@@ -179,6 +179,13 @@ var helmVariants = []helmVariant{
 		values: "minimal-values.yaml",
 		kinds:  withKinds(nil, "policy/v1/PodDisruptionBudget", "networking.k8s.io/v1/NetworkPolicy"),
 	},
+	{
+		name:     "delegated",
+		values:   "delegated-values.yaml",
+		admitted: allProxies,
+		refused:  []netClient{istiod, plainPod, prometheus},
+		kinds:    coreKinds,
+	},
 }
 
 func (v helmVariant) args(cmd ...string) []string {
@@ -314,9 +321,16 @@ func checkHelmDeployment(t *testing.T, v helmVariant, r rendered) {
 	}
 	c := &d.Spec.Template.Spec.Containers[0]
 	cfg := configFlag(t, c)
+	// --config names the policy file in the mounted directory, or (a
+	// policy directory) the mounted directory itself, whose base is
+	// policy.yaml.
+	mountPath, key := path.Dir(cfg), path.Base(cfg)
+	if !strings.HasSuffix(cfg, ".yaml") {
+		mountPath, key = cfg, policy.BaseFile
+	}
 	var vol *corev1.Volume
 	for _, m := range c.VolumeMounts {
-		if m.MountPath == path.Dir(cfg) {
+		if m.MountPath == mountPath {
 			if m.SubPath != "" || m.SubPathExpr != "" || !m.ReadOnly {
 				t.Errorf("policy mount %+v: want read-only, no subPath", m)
 			}
@@ -335,8 +349,11 @@ func checkHelmDeployment(t *testing.T, v helmVariant, r rendered) {
 		if vol.ConfigMap.Name != cm.Name {
 			t.Errorf("volume mounts %q, chart renders ConfigMap %q", vol.ConfigMap.Name, cm.Name)
 		}
-		if _, ok := cm.Data[path.Base(cfg)]; !ok {
-			t.Errorf("ConfigMap %s has no key %q (--config %s)", cm.Name, path.Base(cfg), cfg)
+		if _, ok := cm.Data[key]; !ok {
+			t.Errorf("ConfigMap %s has no key %q (--config %s)", cm.Name, key, cfg)
+		}
+		if fragments := len(cm.Data) - 1; (fragments > 0) != (mountPath == cfg) {
+			t.Errorf("ConfigMap %s has %d fragment key(s) but --config is %s", cm.Name, fragments, cfg)
 		}
 	} else if vol.ConfigMap.Name != "cors-authz-policy" || path.Base(cfg) != "cors-policy.yaml" {
 		t.Errorf("existing ConfigMap: volume %q, --config %s; want cors-authz-policy and key cors-policy.yaml (%s)", vol.ConfigMap.Name, cfg, v.values)
@@ -373,8 +390,15 @@ func checkHelmPolicy(t *testing.T, v helmVariant, r rendered) {
 		return
 	}
 	cm := cms[0].obj.(*corev1.ConfigMap)
+	base := parsePolicy(t, "helm "+v.name+" "+policy.BaseFile, []byte(cm.Data[policy.BaseFile]))
 	for key, data := range cm.Data {
-		parsePolicy(t, "helm "+v.name+" "+key, []byte(data))
+		if key == policy.BaseFile {
+			continue
+		}
+		// Any other key is a team's fragment of the mounted directory.
+		if _, _, err := policy.ParseFragment(base, "helm "+v.name+" "+key, []byte(data)); err != nil {
+			t.Errorf("fragment %s: %v", key, err)
+		}
 	}
 	file := filepath.Join(t.TempDir(), "rendered.yaml")
 	if err := os.WriteFile(file, r.raw, 0o600); err != nil {
@@ -565,6 +589,9 @@ func TestHelmChartRefusesBadValues(t *testing.T) {
 		{"security policy without class", []string{"--set", "envoyGateway.securityPolicies[0].name=a",
 			"--set", "envoyGateway.securityPolicies[0].namespace=b", "--set", "envoyGateway.securityPolicies[0].routes[0]=r"}, "corsClass"},
 		{"ServiceMonitor without the CRD", []string{"--set", "metrics.serviceMonitor.enabled=true"}, monitoringAP},
+		{"fragment named like the base", []string{"--set", "policy.fragments.policy\\.yaml=x"}, "invalid propertyName 'policy.yaml'"},
+		{"fragment not a .yaml file", []string{"--set", "policy.fragments.team-a\\.txt=x"}, "'team-a.txt' does not match"},
+		{"policy directory with another base key", []string{"--set", "policy.directory=true", "--set", "policy.key=cors.yaml"}, "key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
