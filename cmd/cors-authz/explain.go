@@ -51,7 +51,11 @@ func explainCmd(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return 0
 	}
-	fmt.Fprintf(stdout, "policy:   %s (sha256 %s)\n", p.Source(), p.SHA256()[:12])
+	if n := len(p.Fragments()); n > 0 {
+		fmt.Fprintf(stdout, "policy:   %s (sha256 %s; %s and %d fragment(s))\n", *config, p.SHA256()[:12], p.Source(), n)
+	} else {
+		fmt.Fprintf(stdout, "policy:   %s (sha256 %s)\n", p.Source(), p.SHA256()[:12])
+	}
 	e.WriteText(stdout)
 	return 0
 }

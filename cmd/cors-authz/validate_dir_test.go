@@ -92,7 +92,8 @@ func TestExplainDir(t *testing.T) {
 	good := copyPolicyDir(t, "team-search.yaml")
 	code, out, errs := runCLI("explain", "--config", good, "--method", "OPTIONS", "--path", "/api/partners/x", "--host", "api.example.com",
 		"--origin", "https://shop.example.org", "--header", "Access-Control-Request-Method: PUT")
-	if code != 0 || !strings.Contains(out, "preflight_allowed") || !strings.Contains(out, "granted:  https://shop.example.org by "+filepath.Join(good, "team-payments.yaml")) {
+	if code != 0 || !strings.Contains(out, "preflight_allowed") || !strings.Contains(out, "granted:  https://shop.example.org by "+filepath.Join(good, "team-payments.yaml")) ||
+		!strings.Contains(out, "policy:   "+good+" (sha256 ") || !strings.Contains(out, "and 1 fragment(s))") {
 		t.Errorf("exit %d:\n%s%s", code, out, errs)
 	}
 	code, out, errs = runCLI("explain", "--config", "testdata/policydir", "--path", "/")

@@ -427,3 +427,46 @@ extend:
 	//   team-b.yaml:5:21: extend[0].allow_methods[0]: "PATCH": outside guardrail delegate.allow_methods of class "partner-api" (policy.yaml:8): fragments may add only PUT, DELETE
 	// 204 preflight_allowed GET, PUT [team-a.yaml]
 }
+
+// TestFragmentGuardrailDefaults: a delegate key with only origin_domains
+// lets fragments grant up to 100 exact https origins and add nothing else;
+// a "*" ceiling lets them add any header but Authorization.
+func TestFragmentGuardrailDefaults(t *testing.T) {
+	strict := mustParse(t, "version: 1\nclasses:\n  - name: c\n    match: {path_prefixes: [/]}\n    delegate: {origin_domains: [example.org]}\n")
+	star := mustParse(t, "version: 1\nclasses:\n  - name: c\n    match: {path_prefixes: [/]}\n    delegate: {origin_domains: [example.org], allow_headers: ['*'], expose_headers: ['*']}\n")
+	many := make([]string, policy.DefaultMaxOrigins+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("https://o%d.example.org", i)
+	}
+	ext := func(lines string) string { return "version: 1\nextend:\n  - class: c\n" + lines }
+	tests := []struct {
+		name string
+		base *policy.Policy
+		src  string
+		want string // "" = accepted
+	}{
+		{"exact https origin", strict, ext("    allow_origins: [https://a.example.org]\n"), ""},
+		{"the domain itself", strict, ext("    allow_origins: [https://example.org]\n"), ""},
+		{"wildcard by default", strict, ext("    allow_origins: ['https://*.a.example.org']\n"),
+			`guardrail delegate.allow_wildcards of class "c" (test.yaml:5, default)`},
+		{"http by default", strict, ext("    allow_origins: [http://a.example.org]\n"), "delegate.origin_schemes"},
+		{"any method by default", strict, ext("    allow_origins: [https://a.example.org]\n    allow_methods: [PUT]\n"), "fragments may add none"},
+		{"any header by default", strict, ext("    allow_origins: [https://a.example.org]\n    allow_headers: [X-A]\n"), "delegate.allow_headers"},
+		{"any exposed header by default", strict, ext("    allow_origins: [https://a.example.org]\n    expose_headers: [X-A]\n"), "delegate.expose_headers"},
+		{"101 origins by default", strict, ext("    allow_origins: [" + strings.Join(many, ", ") + "]\n"), "at most 100 per fragment"},
+		{"100 origins by default", strict, ext("    allow_origins: [" + strings.Join(many[1:], ", ") + "]\n"), ""},
+		{"star ceiling: any header", star, ext("    allow_origins: [https://a.example.org]\n    allow_headers: [X-Anything, '*']\n    expose_headers: [X-B, '*']\n"), ""},
+		{"star ceiling: not Authorization", star, ext("    allow_origins: [https://a.example.org]\n    allow_headers: [Authorization]\n"), "delegate.allow_headers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := policy.ParseFragment(tt.base, "team.yaml", []byte(tt.src))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
