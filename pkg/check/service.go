@@ -244,10 +244,10 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 	case static:
 		resp, pre = cs.statics.get(&v, md)
 	case key != nil:
-		pre = snap.cache.addMemo(key, envoyauth.ResponseWithMetadata(&v, md), out, v.Reason, memo)
+		pre = snap.cache.addMemo(key, envoyauth.Response(&v), md, out, v.Reason, memo)
 		resp = pre.Response()
 	default:
-		resp = envoyauth.ResponseWithMetadata(&v, md)
+		resp = envoyauth.ResponseWithMetadata(&v, md.Struct())
 	}
 	if !v.Allowed {
 		s.m.refusal(&cs.refusals, cs.label, v.Reason)
@@ -427,7 +427,7 @@ func (snap *snapshot) initUndecided() {
 		enc    *envoyauth.PreEncoded
 		reason policy.Reason
 	}{{&snap.malformed, reasonMalformed}, {&snap.noPolicy, reasonNoPolicy}} {
-		u.enc.Init(envoyauth.ResponseWithMetadata(&fwd, cs.meta.get(snap, cs, policy.NotCORS, u.reason)))
+		u.enc.InitWithMetadata(envoyauth.Response(&fwd), cs.meta.get(snap, cs, policy.NotCORS, u.reason))
 	}
 }
 
