@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -124,9 +126,46 @@ func (ep embeddedPolicy) position(is policy.Issue) policy.Issue {
 	return is
 }
 
-// parse parses the embedded policy, with every issue at its manifest position.
-func (ep embeddedPolicy) parse(file string) (*policy.Policy, []policy.Issue, error) {
-	p, warns, err := policy.Parse(file, ep.data)
+// isFragment reports whether the embedded file is a team's fragment of a
+// policy directory (docs/policy.md, Delegation) rather than a policy: its
+// top level has extend and no classes.
+func (ep embeddedPolicy) isFragment() bool {
+	var top map[string]any
+	if yaml.Unmarshal(ep.data, &top) != nil {
+		return false
+	}
+	_, extend := top["extend"]
+	_, classes := top["classes"]
+	return extend && !classes
+}
+
+// parseFragment validates the embedded fragment against base (the same
+// ConfigMap's policy.yaml, as in the mounted directory), with every issue
+// at its manifest position.
+func (ep embeddedPolicy) parseFragment(file string, base *policy.Policy, baseEP embeddedPolicy) (*policy.Fragment, []policy.Issue, error) {
+	f, warns, err := policy.ParseFragment(base, file, ep.data)
+	ep.relocate(warns, err)
+	// A guardrail is named where the base writes it: "(FILE:LINE)" in the
+	// base's own lines, moved to the manifest's.
+	ref := regexp.MustCompile(`\(` + regexp.QuoteMeta(file) + `:(\d+)`)
+	move := func(list []policy.Issue) {
+		for i := range list {
+			list[i].Msg = ref.ReplaceAllStringFunc(list[i].Msg, func(m string) string {
+				n, _ := strconv.Atoi(m[len(file)+2:])
+				return "(" + file + ":" + strconv.Itoa(baseEP.position(policy.Issue{Line: n}).Line)
+			})
+		}
+	}
+	move(warns)
+	var perr *policy.Error
+	if errors.As(err, &perr) {
+		move(perr.Issues)
+	}
+	return f, warns, err
+}
+
+// relocate moves the issues of a parse to the manifest.
+func (ep embeddedPolicy) relocate(warns []policy.Issue, err error) {
 	for i := range warns {
 		warns[i] = ep.position(warns[i])
 	}
@@ -136,6 +175,12 @@ func (ep embeddedPolicy) parse(file string) (*policy.Policy, []policy.Issue, err
 			perr.Issues[i] = ep.position(perr.Issues[i])
 		}
 	}
+}
+
+// parse parses the embedded policy, with every issue at its manifest position.
+func (ep embeddedPolicy) parse(file string) (*policy.Policy, []policy.Issue, error) {
+	p, warns, err := policy.Parse(file, ep.data)
+	ep.relocate(warns, err)
 	return p, warns, err
 }
 
@@ -156,9 +201,21 @@ func validateConfigMapFile(file string, read func(string) ([]byte, error), quiet
 		fmt.Fprintf(stderr, "error: %s: %v\n", file, err)
 		return 1, true
 	}
+	// Fragments are validated after every policy, against their ConfigMap's
+	// policy.yaml: the base of the directory the ConfigMap mounts as.
+	bases := map[string]*policy.Policy{}
+	baseOf := map[string]embeddedPolicy{}
+	var fragments []embeddedPolicy
 	for _, ep := range eps {
+		if ep.isFragment() {
+			fragments = append(fragments, ep)
+			continue
+		}
 		where := fmt.Sprintf("%s (ConfigMap %s, key %s)", file, ep.configMap, ep.key)
 		p, warns, err := ep.parse(file)
+		if err == nil && ep.key == policy.BaseFile {
+			bases[ep.configMap], baseOf[ep.configMap] = p, ep
+		}
 		if !quiet {
 			for _, w := range warns {
 				fmt.Fprintf(stdout, "warning: %s\n", w)
@@ -177,6 +234,39 @@ func validateConfigMapFile(file string, read func(string) ([]byte, error), quiet
 			code = 1
 		case !quiet:
 			fmt.Fprintf(stdout, "%s: ok, %d class(es), %d warning(s), sha256 %s\n", where, len(p.Classes()), len(warns), p.SHA256()[:12])
+		}
+	}
+	for _, ep := range fragments {
+		where := fmt.Sprintf("%s (ConfigMap %s, key %s)", file, ep.configMap, ep.key)
+		base := bases[ep.configMap]
+		if base == nil {
+			fmt.Fprintf(stderr, "error: %s: a fragment, but ConfigMap %s has no valid %s to validate it against\n", where, ep.configMap, policy.BaseFile)
+			code = 1
+			continue
+		}
+		f, warns, err := ep.parseFragment(file, base, baseOf[ep.configMap])
+		if !quiet {
+			for _, w := range warns {
+				fmt.Fprintf(stdout, "warning: %s\n", w)
+			}
+		}
+		var perr *policy.Error
+		switch {
+		case errors.As(err, &perr):
+			for _, is := range perr.Issues {
+				fmt.Fprintf(stderr, "error: %s\n", is)
+			}
+			fmt.Fprintf(stderr, "%s: refused, %d error(s)\n", where, len(perr.Issues))
+			code = 1
+		case err != nil:
+			fmt.Fprintf(stderr, "error: %s: %v\n", where, err)
+			code = 1
+		case !quiet:
+			n := 0
+			for _, e := range f.Doc().Extend {
+				n += len(e.AllowOrigins)
+			}
+			fmt.Fprintf(stdout, "%s: ok, fragment, %d origin(s), %d warning(s), sha256 %s\n", where, n, len(warns), f.SHA256()[:12])
 		}
 	}
 	return code, true

@@ -139,3 +139,44 @@ func TestDiffDir(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateDelegatedConfigMap: a ConfigMap whose keys are a policy
+// directory (policy.yaml and team fragments) is validated as the mounted
+// directory would be: each fragment against that ConfigMap's policy.yaml,
+// its errors at manifest lines.
+func TestValidateDelegatedConfigMap(t *testing.T) {
+	const head = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pol\ndata:\n"
+	const base = "  policy.yaml: |\n    version: 1\n    classes:\n      - name: a\n        match: {path_prefixes: [/]}\n        delegate: {origin_domains: [example.org]}\n"
+	tests := []struct {
+		name     string
+		body     string
+		code     int
+		contains []string
+	}{
+		{"valid fragment", head + base + "  team-a.yaml: |\n    version: 1\n    extend:\n      - class: a\n        allow_origins: [https://a.example.org]\n",
+			0, []string{"(ConfigMap pol, key policy.yaml): ok, 1 class(es)", "(ConfigMap pol, key team-a.yaml): ok, fragment, 1 origin(s)"}},
+		// The fragment's allow_origins is manifest line 16 (11 lines of head and base, "|", 4 lines), the origin at
+		// column 25; the guardrail, delegate in the base's line 5, is manifest line 11.
+		{"fragment outside its guardrails", head + base + "  team-a.yaml: |\n    version: 1\n    extend:\n      - class: a\n        allow_origins: [https://a.example.net]\n",
+			1, []string{"cm.yaml:16:25: extend[0].allow_origins[0]", `guardrail delegate.origin_domains of class "a" (`, `cm.yaml:11)`, "(ConfigMap pol, key team-a.yaml): refused, 1 error(s)"}},
+		{"fragment without a base", head + "  team-a.yaml: |\n    version: 1\n    extend: []\n",
+			1, []string{"a fragment, but ConfigMap pol has no valid policy.yaml"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "cm.yaml")
+			if err := os.WriteFile(file, []byte(tc.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errs := runCLI("validate", file)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\n%s%s", code, tc.code, out, errs)
+			}
+			for _, c := range tc.contains {
+				if !strings.Contains(out+errs, c) {
+					t.Errorf("output lacks %q:\n%s%s", c, out, errs)
+				}
+			}
+		})
+	}
+}

@@ -48,6 +48,12 @@ func (w *Watcher) loadDir(trigger string, now time.Time) error {
 			"errors", len(st.Issues), "error", firstLine(st.Error))
 	}
 	if err != nil {
+		if len(res.Validated) == 0 && w.failKey == err.Error() {
+			// The same refused base (or the same read error) as at the
+			// last load: already logged and counted.
+			return err
+		}
+		w.failKey = err.Error()
 		var perr *policy.Error
 		var issues []policy.Issue
 		if errors.As(err, &perr) {
@@ -56,6 +62,7 @@ func (w *Watcher) loadDir(trigger string, now time.Time) error {
 		w.fail(trigger, now, err, issues)
 		return err
 	}
+	w.failKey = ""
 	if res.Changed {
 		gen := w.opts.Target.SetPolicy(res.Policy)
 		w.state.SHA256 = res.Policy.SHA256()

@@ -200,3 +200,32 @@ func TestDirConfigMapSwap(t *testing.T) {
 		t.Fatal("team A lost its grant in the swap")
 	}
 }
+
+// TestDirRefusedBaseCountedOnce: a refused base keeps everything as it was
+// and is logged and counted once, however often the directory is read
+// again, until it changes.
+func TestDirRefusedBaseCountedOnce(t *testing.T) {
+	f := newDirFixture(t, map[string]string{policy.BaseFile: delegatedBase, "team-a.yaml": fragmentGranting(originA)})
+	if err := f.w.Load(); err != nil {
+		t.Fatal(err)
+	}
+	f.write(filepath.Join(f.dir, policy.BaseFile), brokenPolicy)
+	for range 3 {
+		if err := f.w.load("poll", true); err == nil {
+			t.Fatal("refused base loaded")
+		}
+	}
+	if got := f.metric("cors_authz_policy_reloads_total", "failure"); got != 1 {
+		t.Errorf("reloads_total{failure} = %v after three reads of one refused base, want 1", got)
+	}
+	if !f.tgt.allows(originA) || f.tgt.count() != 1 {
+		t.Error("the last good policy is not serving")
+	}
+	f.write(filepath.Join(f.dir, policy.BaseFile), strings.Replace(brokenPolicy, "TRACE", "CONNECT", 1))
+	if err := f.w.load("poll", true); err == nil {
+		t.Fatal("refused base loaded")
+	}
+	if got := f.metric("cors_authz_policy_reloads_total", "failure"); got != 2 {
+		t.Errorf("reloads_total{failure} = %v after a second refused version, want 2", got)
+	}
+}

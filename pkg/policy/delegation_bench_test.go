@@ -147,3 +147,20 @@ func BenchmarkDirScanOneFragment(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMergeFull is the merge of 500 fragments into a class whose base
+// has a wildcard (so every entry's coverage is checked): the cost of a
+// base change, or of the first load.
+func BenchmarkMergeFull(b *testing.B) {
+	base := mustParse(b, strings.Replace(scaleBase(), "    delegate:\n", "    allow_origins: ['https://*.example.com']\n    delegate:\n", 1))
+	frags := make([]*policy.Fragment, scaleFragments)
+	for i := range frags {
+		frags[i] = mustFragment(b, base, fmt.Sprintf("team-%03d.yaml", i), scaleFragment(i, i%2 == 0))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := base.WithFragments(frags); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

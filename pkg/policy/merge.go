@@ -273,7 +273,7 @@ func (c *Class) extend(exts []ClassExtension, baseName string) *Class {
 		}
 	}
 	if wild > 0 {
-		coverage(&m, b, c.Spec.patterns, exts)
+		coverage(&m, b, c.Spec, exts)
 	}
 	nc.grants = m
 	return &nc
@@ -297,32 +297,51 @@ func exactKey(ps []origin.Pattern, list []string, i int) string {
 // the longest wildcard suffix) carries every granting file's additions.
 // Wildcards are visited shortest suffix first, so the covering entry's
 // grant is final when it is read.
-func coverage(m *origin.Map[*Grant], b *grantBuilder, base []origin.Pattern, exts []ClassExtension) {
-	var all []origin.Pattern
-	all = append(all, base...)
-	for _, e := range exts {
-		all = append(all, e.patterns...)
+func coverage(m *origin.Map[*Grant], b *grantBuilder, base *ClassSpec, exts []ClassExtension) {
+	type entry struct {
+		p   origin.Pattern
+		key string // exactKey, "" for a wildcard
 	}
-	slices.SortStableFunc(all, func(x, y origin.Pattern) int {
+	all := make([]entry, 0, m.Len())
+	add := func(ps []origin.Pattern, list []string) {
+		for i := range ps {
+			all = append(all, entry{ps[i], exactKey(ps, list, i)})
+		}
+	}
+	add(base.patterns, base.AllowOrigins)
+	for _, e := range exts {
+		add(e.patterns, e.AllowOrigins)
+	}
+	slices.SortStableFunc(all, func(x, y entry) int {
 		switch {
-		case x.Wildcard && !y.Wildcard:
+		case x.p.Wildcard && !y.p.Wildcard:
 			return -1
-		case !x.Wildcard && y.Wildcard:
+		case !x.p.Wildcard && y.p.Wildcard:
 			return 1
-		case x.Wildcard:
-			return len(x.Host) - len(y.Host)
+		case x.p.Wildcard:
+			return len(x.p.Host) - len(y.p.Host)
 		}
 		return 0
 	})
-	for _, p := range all {
-		g, ok := m.Get(p)
+	for _, e := range all {
+		var g *Grant
+		var ok bool
+		if e.p.Wildcard {
+			g, ok = m.Get(e.p)
+		} else {
+			g, ok = m.GetExact(e.key)
+		}
 		if !ok {
 			continue
 		}
-		cov, _, ok := m.Covering(p)
+		cov, _, ok := m.Covering(e.p)
 		if !ok || cov.subset(g) {
 			continue
 		}
-		m.Put(p, b.union(g, cov))
+		if e.p.Wildcard {
+			m.Put(e.p, b.union(g, cov))
+		} else {
+			m.PutExact(e.key, b.union(g, cov))
+		}
 	}
 }
