@@ -2,11 +2,20 @@
 GO        ?= go
 BIN       ?= bin/cors-authz
 FUZZTIME  ?= 5s
+# The linter, pinned; `go run` fetches it into the module cache (no go.mod entry).
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# The three modules: the service, the end-to-end suite, the benchmarks.
+MODULES   := . e2e bench
 
-.PHONY: all build run test test-unit vet fmt-check fuzz-smoke test-bench test-e2e bench bench-quick soak clean
+.PHONY: all help build run test test-unit vet lint tidy-check fmt-check fuzz-smoke test-bench test-e2e bench bench-quick soak clean
 
 all: build
 
+## help: list the targets
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
+
+## build: the binary, at bin/cors-authz (BIN=...)
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/cors-authz
 
@@ -14,22 +23,32 @@ build:
 run:
 	$(GO) run ./cmd/cors-authz serve
 
-## test: everything CI runs: formatting, vet, unit tests with the race detector, fuzz smoke, e2e
-test: fmt-check vet test-unit fuzz-smoke test-bench test-e2e
+## test: everything CI runs: formatting, tidy modules, vet, lint, unit tests with the race detector, fuzz smoke, e2e
+test: fmt-check tidy-check vet lint test-unit fuzz-smoke test-bench test-e2e
 
+## fmt-check: fail if gofmt would change a file
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+## tidy-check: fail if `go mod tidy` would change go.mod or go.sum of any module
+tidy-check:
+	@set -e; for m in $(MODULES); do echo "go mod tidy -diff ($$m)"; (cd $$m && $(GO) mod tidy -diff); done
+
+## vet: go vet, all modules
 vet:
-	$(GO) vet ./...
-	cd e2e && $(GO) vet ./...
-	cd bench && $(GO) vet ./...
+	@set -e; for m in $(MODULES); do echo "go vet ($$m)"; (cd $$m && $(GO) vet ./...); done
+
+## lint: staticcheck (pinned), all modules
+lint:
+	@set -e; for m in $(MODULES); do echo "staticcheck ($$m)"; (cd $$m && $(STATICCHECK) ./...); done
+
+## test-unit: the root module's tests with the race detector
 
 test-unit:
 	$(GO) test -race -count=1 ./...
 
-# Each fuzz target runs for FUZZTIME on top of its seed corpus.
+## fuzz-smoke: every fuzz target for FUZZTIME on top of its seed corpus
 fuzz-smoke:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
@@ -38,10 +57,11 @@ fuzz-smoke:
 	  done; \
 	done
 
-# The benchmark module's own tests (behaviour of every baseline, load generator), short mode.
+## test-bench: the benchmark module's own tests (every baseline's behaviour, the load generator), short mode
 test-bench:
 	cd bench && $(GO) test -short -race -count=1 ./...
 
+## test-e2e: the e2e module: manifests decoded strictly, the Envoy model, headless Chromium, real Envoy when on PATH
 test-e2e:
 	@# Say up front whether the real-Envoy scenarios will run, or why not.
 	@cd e2e && $(GO) test -count=1 -run 'TestRealEnvoy$$' -v ./realenvoy 2>&1 | grep -E -- '--- (SKIP|PASS|FAIL)|envoy_test.go' || true
@@ -60,5 +80,6 @@ SOAK ?= 5m
 soak:
 	CORS_AUTHZ_SOAK=$(SOAK) $(GO) test -count=1 -timeout 30m -run '^TestSustainedLoad$$' -v ./test/reliability
 
+## clean: remove bin/
 clean:
 	rm -rf bin

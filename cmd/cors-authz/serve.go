@@ -200,14 +200,10 @@ func (s *server) ready() error {
 	return nil
 }
 
-// policyState is the admin view of the policy being served.
-func (s *server) policyState() admin.State {
-	snap := s.checks.Current()
-	st := admin.State{Policy: snap.Policy, Generation: snap.Generation, LoadedAt: snap.LoadedAt}
-	if s.watcher != nil {
-		rs := s.watcher.Status()
-		st.Reload = &rs
-	}
+// policyState is the policy being served with its file's reload status.
+func (s *server) policyState() policy.Snapshot {
+	st := s.checks.Current()
+	st.Reload = s.watcher.Status() // nil for the embedded policy
 	return st
 }
 

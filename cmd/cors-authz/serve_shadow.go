@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cors-authz/cors-authz/internal/admin"
 	"github.com/cors-authz/cors-authz/internal/reload"
 	"github.com/cors-authz/cors-authz/pkg/check"
 	"github.com/cors-authz/cors-authz/pkg/policy"
@@ -59,19 +58,11 @@ func (s *server) startShadow(reg prometheus.Registerer, signals <-chan os.Signal
 	return nil
 }
 
-// shadowState is the admin view of the shadow policy.
-func (s *server) shadowState() admin.ShadowState {
+// shadowState is the shadow policy with its file's reload status.
+func (s *server) shadowState() policy.Shadow {
 	st := s.checks.Shadow()
-	out := admin.ShadowState{
-		State:         admin.State{Policy: st.Policy, Generation: st.Generation, LoadedAt: st.LoadedAt},
-		Checks:        st.Checks,
-		Disagreements: st.Disagreements,
-	}
-	if s.shadowWatcher != nil {
-		rs := s.shadowWatcher.Status()
-		out.Reload = &rs
-	}
-	return out
+	st.Reload = s.shadowWatcher.Status() // nil without --shadow-config
+	return st
 }
 
 // fanOut copies every signal from in to each of n buffered outputs (a

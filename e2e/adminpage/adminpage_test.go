@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cors-authz/cors-authz/e2e/internal/harness"
+	"github.com/cors-authz/cors-authz/internal/servetest"
 )
 
 const enforcedPolicy = `version: 1
@@ -53,21 +54,13 @@ func TestAdminPage(t *testing.T) {
 	t.Cleanup(cancel) // after the browser's cleanup: it closes gracefully
 	tab := harness.Chromium(t, ctx, "", chromedp.WindowSize(1280, 1024))
 	dir := t.TempDir()
-	bin, err := harness.BuildServer(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	enforced, shadow := filepath.Join(dir, "policy.yaml"), filepath.Join(dir, "shadow.yaml")
 	for path, data := range map[string]string{enforced: enforcedPolicy, shadow: shadowPolicy} {
 		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	srv, err := harness.StartAuthz(ctx, bin, enforced, "--shadow-config", shadow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := servetest.Run(t, servetest.Options{Args: []string{"--config", enforced, "--shadow-config", shadow}, Ready: true})
 	admin := "http://" + srv.AdminAddr
 
 	// Live traffic for the disagreement counts: three Checks the shadow
@@ -100,7 +93,7 @@ func TestAdminPage(t *testing.T) {
 
 	t.Run("overview", func(t *testing.T) {
 		if err := chromedp.Do(tab, chromedp.Navigate(admin+"/"), chromedp.WaitVisible(chromedp.CSS("#try"))); err != nil {
-			t.Fatalf("open %s: %v\n%s", admin, err, srv.Logs())
+			t.Fatalf("open %s: %v\n%s", admin, err, srv.Log)
 		}
 		gen, counts, shadowSrc := text(t, tab, "#enforced-generation"), text(t, tab, "#disagreements"), text(t, tab, "#shadow")
 		png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))

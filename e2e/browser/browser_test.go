@@ -20,6 +20,8 @@ import (
 
 	"github.com/cors-authz/cors-authz/e2e/envoymodel"
 	"github.com/cors-authz/cors-authz/e2e/internal/harness"
+	"github.com/cors-authz/cors-authz/internal/atomicfile"
+	"github.com/cors-authz/cors-authz/internal/servetest"
 )
 
 // fetchResult is what the page's fetch() produced.
@@ -149,11 +151,6 @@ func TestBrowserCORS(t *testing.T) {
 	browser := harness.Chromium(t, ctx, "MAP *.test 127.0.0.1")
 	dir := t.TempDir()
 
-	bin, err := harness.BuildServer(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	// Listeners first: the policy names the ports.
 	proxyLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -177,12 +174,8 @@ func TestBrowserCORS(t *testing.T) {
 	if err := os.WriteFile(policyPath, harness.Policy(harness.PolicyParams{SelfOrigin: self, Partners: []string{partner}}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	authz, err := harness.StartAuthz(ctx, bin, policyPath)
-	if err != nil {
-		proxyLn.Close()
-		t.Fatal(err)
-	}
-	defer authz.Stop()
+	t.Cleanup(func() { proxyLn.Close() }) // if the proxy never takes it over
+	authz := servetest.Run(t, servetest.Options{Args: []string{"--config", policyPath}, Ready: true})
 
 	checks := &checkLog{}
 	cfg, err := harness.ModelConfig(app.URL, authz.GRPCAddr)
@@ -341,11 +334,11 @@ func TestBrowserCORS(t *testing.T) {
 		if !r.blocked() {
 			t.Fatalf("late origin allowed before the change: %s", r)
 		}
-		pid := authz.PID
-		lines := authz.LogLines()
+		pid := authz.PID()
+		loaded := authz.Log.Count("policy loaded")
 		policy := harness.Policy(harness.PolicyParams{SelfOrigin: self, Partners: []string{partner, late}})
 		written := time.Now()
-		if err := harness.WriteFileAtomic(policyPath, policy); err != nil {
+		if err := atomicfile.Write(policyPath, policy); err != nil {
 			t.Fatal(err)
 		}
 		var got fetchResult
@@ -360,12 +353,12 @@ func TestBrowserCORS(t *testing.T) {
 		elapsed := time.Since(written)
 		report(t, fmt.Sprintf("late GET /api/v1/data after the policy change (%.2fs)", elapsed.Seconds()), got)
 		if !got.OK || got.Body != `{"data":"public"}` {
-			t.Fatalf("late origin still blocked 10 s after the policy change: %s\ncors-authz log:\n%s", got, authz.Logs())
+			t.Fatalf("late origin still blocked 10 s after the policy change: %s\ncors-authz log:\n%s", got, authz.Log)
 		}
-		if !authz.Running() || authz.PID != pid {
-			t.Errorf("cors-authz restarted (pid %d → %d, running %v)", pid, authz.PID, authz.Running())
+		if authz.Exited() || authz.PID() != pid {
+			t.Errorf("cors-authz restarted (pid %d → %d, running %v)", pid, authz.PID(), !authz.Exited())
 		}
-		if !authz.WaitLog("policy loaded", lines, time.Second) {
+		if !authz.WaitLog("policy loaded", loaded+1, time.Second) {
 			t.Errorf("no \"policy loaded\" log line after the change")
 		}
 		// Still nobody else.

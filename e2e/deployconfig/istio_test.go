@@ -13,8 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-const istioDir = "deploy/k8s/istio"
-
 // grpcProvider returns the mesh's envoyExtAuthzGrpc provider with the given name.
 func grpcProvider(t *testing.T, name string) *istiomeshv1alpha1.MeshConfig_ExtensionProvider_EnvoyExternalAuthorizationGrpcProvider {
 	t.Helper()

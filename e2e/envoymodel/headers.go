@@ -1,5 +1,7 @@
 package envoymodel
 
+//lint:file-ignore SA1019 Envoy still honours the deprecated HeaderValueOption.append flag, so this file must read (or set) it.
+
 import (
 	"net/http"
 	"strings"

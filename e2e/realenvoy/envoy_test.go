@@ -2,7 +2,6 @@ package realenvoy
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cors-authz/cors-authz/e2e/internal/harness"
+	"github.com/cors-authz/cors-authz/internal/servetest"
 )
 
 // rewritePorts returns deploy/envoy.yaml with its fixed ports replaced:
@@ -77,7 +77,7 @@ func TestRealEnvoy(t *testing.T) {
 		t.Skipf("envoy not on PATH (%v): Envoy has no Debian package and cannot be installed here; "+
 			"install it (or set ENVOY=/path/to/envoy) to run the scenarios against real Envoy with deploy/envoy.yaml", err)
 	}
-	root, err := harness.RepoRoot()
+	root, err := servetest.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,11 +85,8 @@ func TestRealEnvoy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-
 	listen, admin := freePort(t), freePort(t)
-	s := startBackends(t, ctx, listen)
+	s := startBackends(t, listen)
 	cfg, err := rewritePorts(shipped, listen, admin, port(t, s.authz.GRPCAddr), port(t, s.app.Listener.Addr().String()))
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +144,7 @@ func TestRealEnvoy(t *testing.T) {
 // change to deploy/envoy.yaml that would break TestRealEnvoy fails here
 // even where Envoy is absent.
 func TestRewritePorts(t *testing.T) {
-	root, err := harness.RepoRoot()
+	root, err := servetest.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,8 @@
 package realenvoy
 
 import (
-	"context"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/cors-authz/cors-authz/e2e/envoymodel"
 	"github.com/cors-authz/cors-authz/e2e/internal/harness"
@@ -12,13 +10,11 @@ import (
 
 // TestEnvoyModel runs the scenarios against the Envoy model.
 func TestEnvoyModel(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startBackends(t, ctx, ln.Addr().(*net.TCPAddr).Port)
+	s := startBackends(t, ln.Addr().(*net.TCPAddr).Port)
 	cfg, err := harness.ModelConfig(s.app.URL, s.authz.GRPCAddr)
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package realenvoy
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -16,9 +15,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/cors-authz/cors-authz/e2e/internal/harness"
+	"github.com/cors-authz/cors-authz/internal/atomicfile"
+	"github.com/cors-authz/cors-authz/internal/servetest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.Cleanup(servetest.Exit)) }
 
 // stack is one running topology: cors-authz, the application, and a proxy
 // (real Envoy or the model) in front of them.
@@ -29,19 +30,15 @@ type stack struct {
 	self, partner, evil, late string
 
 	app        *harness.App
-	authz      *harness.Authz
+	authz      *servetest.Server
 	policyPath string
 }
 
 // startBackends builds and starts cors-authz and the application for a
 // proxy that will listen on proxyPort.
-func startBackends(t *testing.T, ctx context.Context, proxyPort int) *stack {
+func startBackends(t *testing.T, proxyPort int) *stack {
 	t.Helper()
 	dir := t.TempDir()
-	bin, err := harness.BuildServer(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &stack{
 		proxy:   fmt.Sprintf("http://127.0.0.1:%d", proxyPort),
 		host:    fmt.Sprintf("app.test:%d", proxyPort),
@@ -56,11 +53,7 @@ func startBackends(t *testing.T, ctx context.Context, proxyPort int) *stack {
 	}
 	s.app = harness.StartApp()
 	t.Cleanup(s.app.Close)
-	s.authz, err = harness.StartAuthz(ctx, bin, s.policyPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.authz.Stop)
+	s.authz = servetest.Run(t, servetest.Options{Args: []string{"--config", s.policyPath}, Ready: true})
 	return s
 }
 
@@ -224,9 +217,9 @@ func runScenarios(t *testing.T, s *stack) {
 		if r := s.send(t, "GET", "/api/v1/data", s.late, nil); len(r.acao()) != 0 {
 			t.Fatalf("late origin allowed before the change: %s", r)
 		}
-		pid := s.authz.PID
+		pid := s.authz.PID()
 		written := time.Now()
-		if err := harness.WriteFileAtomic(s.policyPath, harness.Policy(harness.PolicyParams{
+		if err := atomicfile.Write(s.policyPath, harness.Policy(harness.PolicyParams{
 			SelfOrigin: s.self, Partners: []string{s.partner, s.late},
 		})); err != nil {
 			t.Fatal(err)
@@ -240,9 +233,9 @@ func runScenarios(t *testing.T, s *stack) {
 		}
 		t.Logf("observed: GET /api/v1/data Origin=late after the change (%.2fs) → %s", time.Since(written).Seconds(), r)
 		if !slices.Equal(r.acao(), []string{s.late}) {
-			t.Fatalf("late origin not allowed 10 s after the change: %s\n%s", r, s.authz.Logs())
+			t.Fatalf("late origin not allowed 10 s after the change: %s\n%s", r, s.authz.Log)
 		}
-		if !s.authz.Running() || s.authz.PID != pid {
+		if s.authz.Exited() || s.authz.PID() != pid {
 			t.Errorf("cors-authz restarted")
 		}
 	})

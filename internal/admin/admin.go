@@ -9,11 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cors-authz/cors-authz/internal/reload"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -22,12 +20,13 @@ import (
 type Options struct {
 	// Gatherer is what /metrics exposes (see NewRegistry).
 	Gatherer prometheus.Gatherer
-	// Policy returns the policy being served; a zero State (nil Policy)
-	// means none is loaded yet.
-	Policy func() State
-	// Shadow returns the shadow policy and its disagreement counts; a zero
-	// ShadowState (nil Policy) means none. nil: never a shadow policy.
-	Shadow func() ShadowState
+	// Policy returns the policy being served and its reload status; a
+	// zero Snapshot (nil Policy) means none is loaded yet.
+	Policy func() policy.Snapshot
+	// Shadow returns the shadow policy, its reload status and its
+	// disagreement counts; a zero Shadow (nil Policy) means none. nil:
+	// never a shadow policy.
+	Shadow func() policy.Shadow
 	// Ready returns nil when the service can take traffic, else why not.
 	Ready func() error
 	// DisableUI turns the HTML page off: / and /explain?format=html answer
@@ -35,16 +34,6 @@ type Options struct {
 	DisableUI bool
 	// Logger receives handler errors; nil discards them.
 	Logger *slog.Logger
-}
-
-// State is the policy being served and how it got there.
-type State struct {
-	Policy     *policy.Policy
-	Generation uint64
-	LoadedAt   time.Time
-	// Reload is the file watcher's status; nil when the policy does not
-	// come from a watched file (the embedded example policy).
-	Reload *reload.Status
 }
 
 // New returns the admin handler:
@@ -64,10 +53,10 @@ func New(opts Options) http.Handler {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Policy == nil {
-		opts.Policy = func() State { return State{} }
+		opts.Policy = func() policy.Snapshot { return policy.Snapshot{} }
 	}
 	if opts.Shadow == nil {
-		opts.Shadow = func() ShadowState { return ShadowState{} }
+		opts.Shadow = func() policy.Shadow { return policy.Shadow{} }
 	}
 	if opts.Ready == nil {
 		opts.Ready = func() error { return nil }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cors-authz/cors-authz/internal/explain"
+	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
 // Bounds of an /explain query. The page is for one request typed by a
@@ -122,10 +123,10 @@ var errNoShadow = errors.New("no shadow policy (serve --shadow-config FILE)")
 
 // explainJSON answers /explain with the explain.Explanation as JSON: the
 // same document `cors-authz explain --json` prints for the same input.
-func explainJSON(w http.ResponseWriter, q explainQuery, enforced func() State, shadow func() ShadowState, log *slog.Logger) {
+func explainJSON(w http.ResponseWriter, q explainQuery, enforced func() policy.Snapshot, shadow func() policy.Shadow, log *slog.Logger) {
 	st := enforced()
 	if q.Shadow {
-		st = shadow().State
+		st = shadow().Snapshot
 		if st.Policy == nil {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": errNoShadow.Error()}, log)
 			return

@@ -6,12 +6,13 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/cors-authz/cors-authz/internal/reload"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
-// PolicyView is the JSON body of GET /policy.
-type PolicyView struct {
+// policyView is the JSON body of GET /policy: a policy.Snapshot as
+// operators read it (docs/serve.md, "Admin HTTP endpoints", lists the
+// fields; they are a public interface).
+type policyView struct {
 	Generation uint64    `json:"generation"`
 	SHA256     string    `json:"sha256"`
 	Source     string    `json:"source"`
@@ -21,18 +22,18 @@ type PolicyView struct {
 	LastReloadSuccess time.Time `json:"last_reload_success,omitzero"`
 	// LastReloadError is set while the policy file on disk is refused:
 	// the policy shown is then the last good one, older than the file.
-	LastReloadError *reload.Failure `json:"last_reload_error,omitempty"`
+	LastReloadError *policy.ReloadFailure `json:"last_reload_error,omitempty"`
 	// Policy is the normalised document being enforced.
 	Policy *policy.Document `json:"policy"`
 }
 
-// NewPolicyView builds the /policy view of s, or returns false when no
+// newPolicyView builds the /policy view of s, or returns false when no
 // policy is loaded.
-func NewPolicyView(s State) (PolicyView, bool) {
+func newPolicyView(s policy.Snapshot) (policyView, bool) {
 	if s.Policy == nil {
-		return PolicyView{}, false
+		return policyView{}, false
 	}
-	v := PolicyView{
+	v := policyView{
 		Generation: s.Generation,
 		SHA256:     s.Policy.SHA256(),
 		Source:     s.Policy.Source(),
@@ -46,9 +47,9 @@ func NewPolicyView(s State) (PolicyView, bool) {
 	return v, true
 }
 
-func policyHandler(state func() State, log *slog.Logger) http.Handler {
+func policyHandler(state func() policy.Snapshot, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		v, ok := NewPolicyView(state())
+		v, ok := newPolicyView(state())
 		if !ok {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "no policy loaded"}, log)
 			return

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cors-authz/cors-authz/internal/explain"
-	"github.com/cors-authz/cors-authz/pkg/check"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -71,7 +70,7 @@ type page struct {
 // panel is one policy, class by class.
 type panel struct {
 	Name    string // "enforced" or "shadow"
-	View    PolicyView
+	View    policyView
 	Classes []classView
 	pol     *policy.Policy
 }
@@ -86,7 +85,7 @@ type classView struct {
 // countTable is the shadow disagreements, one row per enforced class.
 type countTable struct {
 	Checks uint64
-	Kinds  []string
+	Kinds  []policy.DisagreementKind
 	Rows   []countRow
 	Total  uint64
 }
@@ -108,13 +107,14 @@ type result struct {
 	Request  policy.Request
 	Enforced explain.Explanation
 	Shadow   *explain.Explanation
-	// Agreement compares them, in the words of the disagreement metric:
+	// Agreement compares them (policy.CompareVerdicts), in the words of
+	// the disagreement metric, except that policy.Agree reads "agrees":
 	// "agrees", "would_allow", "would_deny" or "headers_differ".
 	Agreement string
 }
 
-func newPanel(name string, st State) *panel {
-	v, ok := NewPolicyView(st)
+func newPanel(name string, st policy.Snapshot) *panel {
+	v, ok := newPolicyView(st)
 	if !ok {
 		return nil
 	}
@@ -129,8 +129,8 @@ func newPanel(name string, st State) *panel {
 	return p
 }
 
-func newCountTable(st ShadowState) *countTable {
-	t := &countTable{Checks: st.Checks, Kinds: check.DisagreementKinds()}
+func newCountTable(st policy.Shadow) *countTable {
+	t := &countTable{Checks: st.Checks, Kinds: policy.DisagreementKinds()}
 	row := map[string]int{}
 	for _, d := range st.Disagreements {
 		i, ok := row[d.Class]
@@ -149,15 +149,15 @@ func newCountTable(st ShadowState) *countTable {
 
 // ui serves the HTML views.
 type ui struct {
-	enforced func() State
-	shadow   func() ShadowState
+	enforced func() policy.Snapshot
+	shadow   func() policy.Shadow
 	log      *slog.Logger
 }
 
 func (u *ui) basePage(title string) page {
 	p := page{Title: title, Enforced: newPanel("enforced", u.enforced())}
 	if st := u.shadow(); st.Policy != nil {
-		p.Shadow = newPanel("shadow", st.State)
+		p.Shadow = newPanel("shadow", st.Snapshot)
 		p.Counts = newCountTable(st)
 	}
 	p.Form = form{Method: explain.DefaultMethod, Path: explain.DefaultPath, Host: explain.DefaultHost,
@@ -191,23 +191,17 @@ func (u *ui) explainPage(w http.ResponseWriter, q explainQuery, qerr error) {
 		res := &result{Request: r, Enforced: explain.Explain(p.Enforced.pol, r)}
 		if p.Shadow != nil {
 			sh := explain.Explain(p.Shadow.pol, r)
-			res.Shadow, res.Agreement = &sh, compareExplanations(&res.Enforced, &sh)
+			res.Shadow, res.Agreement = &sh, agreement(&res.Enforced.Verdict, &sh.Verdict)
 		}
 		p.Result = res
 	}
 	u.render(w, status, explainTmpl, p)
 }
 
-// compareExplanations says how the shadow's answer differs from the
-// enforced one, as cors_authz_shadow_disagreements_total's kind label.
-func compareExplanations(enf, sh *explain.Explanation) string {
-	switch {
-	case enf.Allowed && !sh.Allowed:
-		return "would_deny"
-	case !enf.Allowed && sh.Allowed:
-		return "would_allow"
-	case enf.Action != sh.Action || enf.HTTPStatus != sh.HTTPStatus || !slices.Equal(enf.Headers, sh.Headers):
-		return "headers_differ"
+// agreement is result.Agreement for the verdicts enf and sh.
+func agreement(enf, sh *policy.Verdict) string {
+	if d := policy.CompareVerdicts(enf, sh); d != policy.Agree {
+		return d.String()
 	}
 	return "agrees"
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/cors-authz/cors-authz/internal/admin"
 	"github.com/cors-authz/cors-authz/internal/explain"
-	"github.com/cors-authz/cors-authz/internal/reload"
 	"github.com/cors-authz/cors-authz/pkg/check"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
@@ -45,12 +44,12 @@ func uiHandler(t *testing.T, shadow bool, disableUI bool) http.Handler {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	failure := &reload.Failure{At: at, Message: "policy refused: " + hostileAttr, Issues: []policy.Issue{
+	failure := &policy.ReloadFailure{At: at, Message: "policy refused: " + hostileAttr, Issues: []policy.Issue{
 		{File: "policy.yaml", Line: 7, Column: 5, Path: "classes[0].allow_origins[0]", Value: hostileScript, Msg: "not an origin " + hostileAttr},
 	}}
 	opts := admin.Options{
-		Policy: func() admin.State {
-			return admin.State{Policy: pol, Generation: 3, LoadedAt: at, Reload: &reload.Status{LastSuccess: at, LastError: failure}}
+		Policy: func() policy.Snapshot {
+			return policy.Snapshot{Policy: pol, Generation: 3, LoadedAt: at, Reload: &policy.ReloadStatus{LastSuccess: at, LastError: failure}}
 		},
 		DisableUI: disableUI,
 	}
@@ -59,13 +58,13 @@ func uiHandler(t *testing.T, shadow bool, disableUI bool) http.Handler {
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts.Shadow = func() admin.ShadowState {
-			return admin.ShadowState{
-				State:  admin.State{Policy: sp, Generation: 2, LoadedAt: at, Reload: &reload.Status{LastSuccess: at}},
-				Checks: 40,
-				Disagreements: []check.Disagreement{
-					{Class: "public", Kind: "would_allow", Count: 7}, {Class: "public", Kind: "would_deny", Count: 0},
-					{Class: "public", Kind: "headers_differ", Count: 12},
+		opts.Shadow = func() policy.Shadow {
+			return policy.Shadow{
+				Snapshot: policy.Snapshot{Policy: sp, Generation: 2, LoadedAt: at, Reload: &policy.ReloadStatus{LastSuccess: at}},
+				Checks:   40,
+				Disagreements: []policy.Disagreement{
+					{Class: "public", Kind: policy.WouldAllow, Count: 7}, {Class: "public", Kind: policy.WouldDeny, Count: 0},
+					{Class: "public", Kind: policy.HeadersDiffer, Count: 12},
 				},
 			}
 		}
@@ -299,11 +298,21 @@ func TestExplainJSON(t *testing.T) {
 
 func TestShadowJSON(t *testing.T) {
 	code, _, body := get(t, uiHandler(t, true, false), "GET", "/shadow")
-	var v admin.ShadowView
+	type disagreement struct {
+		Class string `json:"class"`
+		Kind  string `json:"kind"`
+		Count uint64 `json:"count"`
+	}
+	var v struct {
+		Generation    uint64           `json:"generation"`
+		Checks        uint64           `json:"checks"`
+		Disagreements []disagreement   `json:"disagreements"`
+		Policy        *policy.Document `json:"policy"`
+	}
 	if err := json.Unmarshal([]byte(body), &v); code != 200 || err != nil {
 		t.Fatalf("GET /shadow = %d %v: %s", code, err, body)
 	}
-	if v.Generation != 2 || v.Checks != 40 || len(v.Disagreements) != 3 || v.Disagreements[2] != (check.Disagreement{Class: "public", Kind: "headers_differ", Count: 12}) || v.Policy == nil {
+	if v.Generation != 2 || v.Checks != 40 || len(v.Disagreements) != 3 || v.Disagreements[2] != (disagreement{Class: "public", Kind: "headers_differ", Count: 12}) || v.Policy == nil {
 		t.Errorf("/shadow = %+v", v)
 	}
 	if code, _, _ := get(t, uiHandler(t, false, false), "GET", "/shadow"); code != 404 {

@@ -4,6 +4,8 @@
 // the way Envoy builds them. It is imported by tests only.
 package checktest
 
+//lint:file-ignore SA1019 Envoy still honours the deprecated HeaderValueOption.append flag, so this file must read (or set) it.
+
 import (
 	"fmt"
 	"strings"

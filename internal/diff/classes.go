@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cors-authz/cors-authz/internal/headers"
+	"github.com/cors-authz/cors-authz/internal/methods"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -16,19 +18,19 @@ import (
 func (c *comparison) selfOrigins() {
 	op, np := dedupe(parseOrigins(c.old.SelfOrigins)), dedupe(parseOrigins(c.new.SelfOrigins))
 	oldIx, newIx := newOriginIndex(op), newOriginIndex(np)
-	for _, p := range np {
-		if oldIx.raw[p.raw] {
+	for _, e := range np {
+		if oldIx.has(e) {
 			continue
 		}
-		c.add(Change{Field: FieldSelfOrigins, Op: Added, Value: p.raw, Effect: Widens,
+		c.add(Change{Field: FieldSelfOrigins, Op: Added, Value: e.raw, Effect: Widens,
 			Note: "requests from it count as same-origin: forwarded untouched, past every allowlist, preflight refusal and deny_action"})
 	}
 	var classIx []*originIndex // built on the first removal
-	for _, p := range op {
-		if newIx.raw[p.raw] {
+	for _, e := range op {
+		if newIx.has(e) {
 			continue
 		}
-		ch := Change{Field: FieldSelfOrigins, Op: Removed, Value: p.raw, Effect: Narrows,
+		ch := Change{Field: FieldSelfOrigins, Op: Removed, Value: e.raw, Effect: Narrows,
 			Note: "requests from it are now checked against each class's allowlist"}
 		if classIx == nil {
 			for _, cl := range c.new.Classes {
@@ -36,7 +38,7 @@ func (c *comparison) selfOrigins() {
 			}
 		}
 		for i, ix := range classIx {
-			if by, ok := ix.coveredBy(p); ok {
+			if by, ok := ix.coveredBy(e); ok {
 				ch.Effect = Widens
 				ch.Note = fmt.Sprintf("no longer same-origin: now gets the CORS grants of class %q (allowed by %s)", c.new.Classes[i].Name, by)
 				break
@@ -266,60 +268,59 @@ func (c *comparison) flag(class, field string, old, new bool, widensNote string)
 }
 
 // methods compares allow_methods (case-sensitive, as browsers send them).
-// GET, HEAD and POST are CORS-safelisted: always allowed, listed or not.
+// CORS-safelisted methods are always allowed, listed or not.
 func (c *comparison) methods(class string, old, new []string) {
 	added, removed := setDiff(old, new, nil)
 	for _, m := range added {
 		ch := Change{Class: class, Field: FieldMethods, Op: Added, Value: m, Effect: Widens}
-		if safelistedMethod(m) {
+		if methods.Safelisted(m) {
 			ch.Effect, ch.Note = Neutral, "CORS-safelisted: always allowed; only Access-Control-Allow-Methods changes"
 		}
 		c.add(ch)
 	}
 	for _, m := range removed {
 		ch := Change{Class: class, Field: FieldMethods, Op: Removed, Value: m, Effect: Narrows}
-		if safelistedMethod(m) {
+		if methods.Safelisted(m) {
 			ch.Effect, ch.Note = Neutral, "CORS-safelisted: still allowed; only Access-Control-Allow-Methods changes"
 		}
 		c.add(ch)
 	}
 }
 
-func safelistedMethod(m string) bool { return m == "GET" || m == "HEAD" || m == "POST" }
-
-// headers compares allow_headers (case-insensitive). "*" allows every
-// name except Authorization, which must be listed (Fetch §3.2.6).
+// headers compares allow_headers (case-insensitive), with the rules of
+// the enforcement path (headers.Set): "*" allows every name except
+// Authorization, which must be listed.
 func (c *comparison) headers(class string, old, new []string) {
 	added, removed := setDiff(old, new, strings.ToLower)
+	oldSet, newSet := headers.NewSet(old), headers.NewSet(new)
 	for _, h := range added {
 		ch := Change{Class: class, Field: FieldHeaders, Op: Added, Value: h, Effect: Widens}
 		switch {
 		case h == "*":
 			ch.Note = "any request header except Authorization"
-		case requestHeaderAllowed(old, h):
+		case oldSet.Allows(h):
 			ch.Effect, ch.Note = Neutral, `already allowed by "*"`
+		case !newSet.Allows(h):
+			ch.Effect, ch.Note = Neutral, neverAllowed
 		}
 		c.add(ch)
 	}
 	for _, h := range removed {
 		ch := Change{Class: class, Field: FieldHeaders, Op: Removed, Value: h, Effect: Narrows}
-		if h != "*" && requestHeaderAllowed(new, h) {
+		switch {
+		case h == "*":
+		case newSet.Allows(h):
 			ch.Effect, ch.Note = Neutral, `still allowed by "*"`
+		case !oldSet.Allows(h):
+			ch.Effect, ch.Note = Neutral, "was "+neverAllowed
 		}
 		c.add(ch)
 	}
 }
 
-// requestHeaderAllowed: a preflight asking for h passes allow_headers list.
-func requestHeaderAllowed(list []string, h string) bool {
-	h = strings.ToLower(h)
-	for _, e := range list {
-		if strings.ToLower(e) == h || e == "*" && h != "authorization" {
-			return true
-		}
-	}
-	return false
-}
+// neverAllowed notes a listed request-header name that no preflight can
+// ask for successfully.
+var neverAllowed = "never allowed: a name longer than " + strconv.Itoa(headers.MaxNameLen) + ` bytes passes only "*"`
 
 // expose compares expose_headers. Without credentials "*" exposes every
 // response header; with credentials it is refused by validation.

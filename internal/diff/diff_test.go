@@ -46,6 +46,7 @@ func indent(lines string) string {
 
 func TestDocuments(t *testing.T) {
 	const base = "allow_origins: [https://a.example]\n"
+	long := "x-" + strings.Repeat("a", 200) // longer than headers.MaxNameLen
 	tests := []struct {
 		name     string
 		old, new string
@@ -94,6 +95,14 @@ func TestDocuments(t *testing.T) {
 		{"star removed",
 			api(base + "allow_headers: [\"*\"]\n"), api(base + "allow_headers: [X-B]\n"),
 			[]string{"neutral public-api allow_headers added x-b", "narrows public-api allow_headers removed *"}},
+		// Drift: the diff's copy of the header rules ignored the length
+		// bound of the enforcement path and called these widens/narrows.
+		{"request header too long to be allowed added", api(base), api(base + "allow_headers: [" + long + "]\n"),
+			[]string{"neutral public-api allow_headers added " + long}},
+		{"request header too long to be allowed removed", api(base + "allow_headers: [X-A, " + long + "]\n"), api(base + "allow_headers: [X-A]\n"),
+			[]string{"neutral public-api allow_headers removed " + long}},
+		{"request header too long: star still allows it", api(base + "allow_headers: [\"*\"]\n"), api(base + "allow_headers: [\"*\", " + long + "]\n"),
+			[]string{"neutral public-api allow_headers added " + long}},
 		{"expose headers",
 			api(base + "expose_headers: [X-Request-Id]\n"), api(base + "expose_headers: [X-Trace, \"*\"]\n"),
 			[]string{"widens public-api expose_headers added x-trace", "widens public-api expose_headers added *", "neutral public-api expose_headers removed x-request-id"}},

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cors-authz/cors-authz/internal/hosts"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -14,60 +15,6 @@ import (
 // for overlaps and "no" for coverage, so that the diff never misses a
 // change of class: can one request match both specs, and does one spec
 // match every request the other does.
-
-// hostRule is one match.hosts entry, normalised by the policy loader.
-type hostRule struct {
-	name string // for a wildcard, the domain after "*."
-	port string // "" = any port
-	wild bool
-}
-
-func parseHostRule(s string) hostRule {
-	var r hostRule
-	host := s
-	if strings.HasPrefix(s, "[") {
-		if j := strings.IndexByte(s, ']'); j >= 0 {
-			host, r.port = s[:j+1], strings.TrimPrefix(s[j+1:], ":")
-		}
-	} else if j := strings.LastIndexByte(s, ':'); j >= 0 {
-		host, r.port = s[:j], s[j+1:]
-	}
-	if rest, ok := strings.CutPrefix(host, "*."); ok {
-		r.wild, host = true, rest
-	}
-	r.name = strings.ToLower(host)
-	return r
-}
-
-func portsOverlap(a, b string) bool { return a == "" || b == "" || a == b }
-
-// hostsOverlap: some host:port matches both rules.
-func hostsOverlap(a, b hostRule) bool {
-	if !portsOverlap(a.port, b.port) {
-		return false
-	}
-	switch {
-	case !a.wild && !b.wild:
-		return a.name == b.name
-	case a.wild && b.wild:
-		return a.name == b.name || strings.HasSuffix(a.name, "."+b.name) || strings.HasSuffix(b.name, "."+a.name)
-	case a.wild:
-		return strings.HasSuffix(b.name, "."+a.name)
-	default:
-		return strings.HasSuffix(a.name, "."+b.name)
-	}
-}
-
-// hostCovers: every host:port b matches, a matches.
-func hostCovers(a, b hostRule) bool {
-	if a.port != "" && a.port != b.port {
-		return false
-	}
-	if !a.wild {
-		return !b.wild && a.name == b.name
-	}
-	return b.wild && b.name == a.name || strings.HasSuffix(b.name, "."+a.name)
-}
 
 // pathSet is the path dimension of a MatchSpec.
 type pathSet struct {
@@ -144,20 +91,13 @@ func pathsCover(a, b pathSet) bool {
 }
 
 type matchSet struct {
-	hosts []hostRule // empty: any host
+	hosts []hosts.Pattern // empty: any host
 	paths pathSet
 }
 
 func newMatchSet(m policy.MatchSpec) matchSet {
-	s := matchSet{paths: pathSet{prefixes: m.PathPrefixes, exact: m.Paths}}
-	for _, h := range m.Hosts {
-		s.hosts = append(s.hosts, parseHostRule(h))
-	}
-	return s
+	return matchSet{hosts: hosts.ParseAll(m.Hosts), paths: pathSet{prefixes: m.PathPrefixes, exact: m.Paths}}
 }
-
-// matchesAll: the spec holds for every request (a catch-all class).
-func (s matchSet) matchesAll() bool { return len(s.hosts) == 0 && s.paths.all() }
 
 // matchOverlap reports whether some request may match both specs.
 func matchOverlap(a, b policy.MatchSpec) bool {
@@ -170,7 +110,7 @@ func matchOverlap(a, b policy.MatchSpec) bool {
 	}
 	for _, h := range x.hosts {
 		for _, k := range y.hosts {
-			if hostsOverlap(h, k) {
+			if h.Overlaps(k) {
 				return true
 			}
 		}
@@ -193,7 +133,7 @@ func matchCovers(a, b policy.MatchSpec) bool {
 	for _, k := range y.hosts {
 		ok := false
 		for _, h := range x.hosts {
-			if hostCovers(h, k) {
+			if h.Covers(k) {
 				ok = true
 				break
 			}

@@ -1,109 +1,81 @@
 package diff
 
-import "strings"
+import (
+	"strings"
 
-// originPattern is a normalised allowlist entry: an exact origin or a
-// wildcard "scheme://*.domain[:port]" that matches one or more labels in
-// front of domain, never domain itself. Entries come from a validated
-// policy, so they are already in canonical form (lower case, no default
-// port, punycode).
-type originPattern struct {
-	raw    string
-	scheme string
-	host   string // for a wildcard, the domain after "*."
-	port   string
-	wild   bool
+	"github.com/cors-authz/cors-authz/internal/origin"
+)
+
+// entry is one allowlist entry as written in the document, with its
+// parsed pattern. Entries of a validated policy are already canonical;
+// one that does not parse (a hand-built Document) is compared as an
+// opaque string.
+type entry struct {
+	raw string
+	key string // the canonical spelling, or raw when !ok
+	pat origin.Pattern
+	ok  bool
 }
 
-func parseOrigin(s string) originPattern {
-	p := originPattern{raw: s}
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		p.host = s // not an origin; compared as an opaque string
-		return p
-	}
-	p.scheme = scheme
-	if r, ok := strings.CutPrefix(rest, "*."); ok {
-		p.wild, rest = true, r
-	}
-	if strings.HasPrefix(rest, "[") {
-		if j := strings.IndexByte(rest, ']'); j >= 0 {
-			p.host, p.port = rest[:j+1], strings.TrimPrefix(rest[j+1:], ":")
-			return p
-		}
-	}
-	p.host = rest
-	if j := strings.LastIndexByte(rest, ':'); j >= 0 {
-		p.host, p.port = rest[:j], rest[j+1:]
-	}
-	return p
-}
-
-func parseOrigins(list []string) []originPattern {
-	out := make([]originPattern, 0, len(list))
+func parseOrigins(list []string) []entry {
+	out := make([]entry, 0, len(list))
 	for _, s := range list {
-		out = append(out, parseOrigin(s))
+		e := entry{raw: s, key: s}
+		if p, notes, err := origin.ParsePattern(s); err == nil {
+			e.pat, e.ok = p, true
+			if len(notes) > 0 { // ParsePattern notes every change it makes
+				e.key = p.String()
+			}
+		}
+		out = append(out, e)
 	}
 	return out
 }
 
-// originIndex answers "which entry covers this origin?" in time linear in
-// the number of labels of the origin's host, so that comparing allowlists
-// of 100,000 entries stays fast.
+// originIndex answers "which entry covers this one?" with the allowlist
+// code the enforcement path uses (origin.Set), plus the opaque entries.
 type originIndex struct {
-	raw  map[string]bool
-	wild map[string]string // scheme|port|domain of a wildcard → its entry
+	set    origin.Set
+	opaque map[string]bool
 }
 
-func wildKey(scheme, port, domain string) string { return scheme + "|" + port + "|" + domain }
-
-func newOriginIndex(list []originPattern) *originIndex {
-	ix := &originIndex{raw: make(map[string]bool, len(list)), wild: map[string]string{}}
-	for _, p := range list {
-		ix.raw[p.raw] = true
-		if p.wild && p.scheme != "" {
-			ix.wild[wildKey(p.scheme, p.port, p.host)] = p.raw
+func newOriginIndex(list []entry) *originIndex {
+	ix := &originIndex{opaque: map[string]bool{}}
+	ps := make([]origin.Pattern, 0, len(list))
+	for _, e := range list {
+		if e.ok {
+			ps = append(ps, e.pat)
+		} else {
+			ix.opaque[e.raw] = true
 		}
 	}
+	ix.set = origin.NewSet(ps)
 	return ix
 }
 
-// coveredBy returns an entry of the index that covers p: p itself, or a
-// wildcard for p's domain (if p is a wildcard) or for a proper suffix of
-// p's host.
-func (ix *originIndex) coveredBy(p originPattern) (string, bool) {
-	if ix.raw[p.raw] {
-		return p.raw, true
+// has reports whether e itself is an entry of the index.
+func (ix *originIndex) has(e entry) bool {
+	by, ok := ix.coveredBy(e)
+	return ok && by == e.key
+}
+
+// coveredBy returns an entry of the index that allows every origin e
+// allows: e itself, or a wildcard.
+func (ix *originIndex) coveredBy(e entry) (string, bool) {
+	if !e.ok {
+		return e.raw, ix.opaque[e.raw]
 	}
-	if p.scheme == "" || len(ix.wild) == 0 || strings.HasPrefix(p.host, "[") {
-		return "", false
-	}
-	h := p.host
-	if p.wild {
-		if w, ok := ix.wild[wildKey(p.scheme, p.port, h)]; ok {
-			return w, true
-		}
-	}
-	for {
-		i := strings.IndexByte(h, '.')
-		if i < 0 {
-			return "", false
-		}
-		h = h[i+1:]
-		if w, ok := ix.wild[wildKey(p.scheme, p.port, h)]; ok {
-			return w, true
-		}
-	}
+	return ix.set.Covering(e.key, e.pat)
 }
 
 // uncovered returns the entries of list that no entry of by covers, in
 // order and without duplicates.
-func uncovered(list, by []originPattern) []string {
+func uncovered(list, by []entry) []string {
 	ix := newOriginIndex(by)
 	var out []string
-	for _, p := range dedupe(list) {
-		if _, ok := ix.coveredBy(p); !ok {
-			out = append(out, p.raw)
+	for _, e := range dedupe(list) {
+		if _, ok := ix.coveredBy(e); !ok {
+			out = append(out, e.raw)
 		}
 	}
 	return out
@@ -117,33 +89,33 @@ func originChanges(class, field string, old, new []string) []Change {
 	oldIx, newIx := newOriginIndex(op), newOriginIndex(np)
 
 	// For the notes: which old entries each added wildcard covers.
-	var addedWild []originPattern
-	for _, p := range np {
-		if p.wild && !oldIx.raw[p.raw] {
-			addedWild = append(addedWild, p)
+	var addedWild []entry
+	for _, e := range np {
+		if e.pat.Wildcard && !oldIx.has(e) {
+			addedWild = append(addedWild, e)
 		}
 	}
 	includes := map[string][]string{}
 	if len(addedWild) > 0 {
 		wildIx := newOriginIndex(addedWild)
-		for _, p := range op {
-			if w, ok := wildIx.coveredBy(p); ok && w != p.raw && len(includes[w]) < maxIncluded+1 {
-				includes[w] = append(includes[w], p.raw)
+		for _, e := range op {
+			if w, ok := wildIx.coveredBy(e); ok && w != e.key && len(includes[w]) < maxIncluded+1 {
+				includes[w] = append(includes[w], e.raw)
 			}
 		}
 	}
 
 	var out []Change
-	for _, p := range np {
-		if oldIx.raw[p.raw] {
+	for _, e := range np {
+		if oldIx.has(e) {
 			continue
 		}
-		ch := Change{Class: class, Field: field, Op: Added, Value: p.raw, Effect: Widens}
-		if by, ok := oldIx.coveredBy(p); ok {
+		ch := Change{Class: class, Field: field, Op: Added, Value: e.raw, Effect: Widens}
+		if by, ok := oldIx.coveredBy(e); ok {
 			ch.Effect, ch.Note = Neutral, "already allowed by "+by
-		} else if p.wild {
-			ch.Note = "wildcard: every subdomain of " + p.host
-			if was := includes[p.raw]; len(was) > maxIncluded {
+		} else if e.pat.Wildcard {
+			ch.Note = "wildcard: every subdomain of " + e.pat.Host
+			if was := includes[e.key]; len(was) > maxIncluded {
 				ch.Note += ", including " + strings.Join(was[:maxIncluded], ", ") + " and more"
 			} else if len(was) > 0 {
 				ch.Note += ", including " + strings.Join(was, ", ")
@@ -151,12 +123,12 @@ func originChanges(class, field string, old, new []string) []Change {
 		}
 		out = append(out, ch)
 	}
-	for _, p := range op {
-		if newIx.raw[p.raw] {
+	for _, e := range op {
+		if newIx.has(e) {
 			continue
 		}
-		ch := Change{Class: class, Field: field, Op: Removed, Value: p.raw, Effect: Narrows}
-		if by, ok := newIx.coveredBy(p); ok {
+		ch := Change{Class: class, Field: field, Op: Removed, Value: e.raw, Effect: Narrows}
+		if by, ok := newIx.coveredBy(e); ok {
 			ch.Effect, ch.Note = Neutral, "still allowed by "+by
 		}
 		out = append(out, ch)
@@ -167,13 +139,13 @@ func originChanges(class, field string, old, new []string) []Change {
 // maxIncluded bounds the old entries a note lists under a new wildcard.
 const maxIncluded = 3
 
-func dedupe(list []originPattern) []originPattern {
+func dedupe(list []entry) []entry {
 	seen := make(map[string]bool, len(list))
-	out := list[:0:0]
-	for _, p := range list {
-		if !seen[p.raw] {
-			seen[p.raw] = true
-			out = append(out, p)
+	out := make([]entry, 0, len(list))
+	for _, e := range list {
+		if !seen[e.key] {
+			seen[e.key] = true
+			out = append(out, e)
 		}
 	}
 	return out

@@ -3,6 +3,8 @@ package diff
 import (
 	"strings"
 
+	"github.com/cors-authz/cors-authz/internal/headers"
+	"github.com/cors-authz/cors-authz/internal/methods"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -119,9 +121,10 @@ func appendFlag(more, less []string, what string, old, new bool) ([]string, []st
 // methodsBeyond: methods a allows that b does not (safelisted ones are
 // always allowed).
 func methodsBeyond(a, b []string) []string {
+	bs := methods.NewSet(b)
 	var out []string
 	for _, m := range a {
-		if !safelistedMethod(m) && !containsString(b, m) && !containsString(out, m) {
+		if !bs.Allows(m) && !containsString(out, m) {
 			out = append(out, m)
 		}
 	}
@@ -130,15 +133,16 @@ func methodsBeyond(a, b []string) []string {
 
 // headersBeyond: request headers a allows that b does not.
 func headersBeyond(a, b []string) []string {
+	as, bs := headers.NewSet(a), headers.NewSet(b)
 	var out []string
 	for _, h := range a {
 		h = strings.ToLower(h)
 		switch {
 		case h == "*":
-			if !containsString(b, "*") {
+			if !bs.Any {
 				out = append(out, `"*"`)
 			}
-		case !requestHeaderAllowed(b, h) && !containsString(out, h):
+		case as.Allows(h) && !bs.Allows(h) && !containsString(out, h):
 			out = append(out, h)
 		}
 	}

@@ -110,6 +110,7 @@ type Header struct {
 // Explanation is the full answer.
 type Explanation struct {
 	Request   policy.Request `json:"-"`
+	Verdict   policy.Verdict `json:"-"` // what the rest describes
 	Class     string         `json:"class"`
 	ClassLine int            `json:"class_line,omitempty"`
 	Selection string         `json:"selected_by"`
@@ -130,6 +131,7 @@ func Explain(p *policy.Policy, r policy.Request) Explanation {
 	v := p.Decide(&r)
 	e := Explanation{
 		Request:   r,
+		Verdict:   v,
 		Class:     v.Class.Name,
 		Selection: v.Selection.String(),
 		Kind:      v.Kind.String(),

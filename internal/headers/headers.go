@@ -11,8 +11,9 @@ import "strings"
 // before it is read.
 const MaxACRHLen = 4096
 
-// maxNameLen bounds one requested header name looked up in a set.
-const maxNameLen = 128
+// MaxNameLen bounds one requested header name looked up in a set: a
+// longer name is allowed only by "*", even when listed.
+const MaxNameLen = 128
 
 // IsToken reports whether s is a non-empty RFC 9110 token.
 func IsToken(s string) bool {
@@ -99,7 +100,7 @@ func (s *Set) Check(acrh string) (Result, string) {
 	if len(acrh) > MaxACRHLen {
 		return Invalid, ""
 	}
-	var buf [maxNameLen]byte
+	var buf [MaxNameLen]byte
 	for rest := acrh; ; {
 		elem, tail, more := strings.Cut(rest, ",")
 		elem = trimOWS(elem)
@@ -118,7 +119,17 @@ func (s *Set) Check(acrh string) (Result, string) {
 	}
 }
 
-func (s *Set) allows(name string, buf *[maxNameLen]byte) bool {
+// Allows reports whether a preflight asking for the request-header name
+// passes the set (Fetch §4.8 "CORS-preflight fetch": each name of
+// Access-Control-Request-Headers must be listed, or covered by "*", which
+// never covers Authorization, Fetch §3.2.6). A name longer than 128 bytes
+// passes only a "*" set.
+func (s *Set) Allows(name string) bool {
+	var buf [MaxNameLen]byte
+	return s.allows(name, &buf)
+}
+
+func (s *Set) allows(name string, buf *[MaxNameLen]byte) bool {
 	if len(name) == len("authorization") && strings.EqualFold(name, "authorization") {
 		_, ok := s.names["authorization"]
 		return ok
@@ -126,7 +137,7 @@ func (s *Set) allows(name string, buf *[maxNameLen]byte) bool {
 	if s.Any {
 		return true
 	}
-	if len(name) > maxNameLen {
+	if len(name) > MaxNameLen {
 		return false
 	}
 	for i := 0; i < len(name); i++ {

@@ -94,3 +94,31 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// TestSetAllows: one requested name against allow_headers, as the diff
+// asks it (the former copy there ignored the 128-byte bound).
+func TestSetAllows(t *testing.T) {
+	long := "x-" + strings.Repeat("a", 200)
+	listed := NewSet([]string{"Content-Type", "Authorization", long})
+	star := NewSet([]string{"*"})
+	tests := []struct {
+		set  *Set
+		name string
+		want bool
+	}{
+		{&listed, "content-type", true},
+		{&listed, "CONTENT-TYPE", true},
+		{&listed, "authorization", true},
+		{&listed, "x-other", false},
+		{&listed, long, false}, // listed, but longer than any name a set holds
+		{&star, "x-anything", true},
+		{&star, long, true},
+		{&star, "authorization", false},
+		{&star, "Authorization", false},
+	}
+	for _, tt := range tests {
+		if got := tt.set.Allows(tt.name); got != tt.want {
+			t.Errorf("Allows(%.40q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -51,6 +51,14 @@ func (l *Lines) String() string {
 	return l.raw.String()
 }
 
+// Contains reports whether the raw text written so far, all of it,
+// contains substr (e.g. a race detector's report).
+func (l *Lines) Contains(substr string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Contains(l.raw.Bytes(), []byte(substr))
+}
+
 // Find returns the last record whose message is msg.
 func (l *Lines) Find(msg string) (map[string]any, bool) {
 	l.mu.Lock()

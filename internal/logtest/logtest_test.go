@@ -40,4 +40,8 @@ func TestLines(t *testing.T) {
 	if s := l.String(); len(s) > maxString+len("…") || !strings.HasPrefix(s, "…") {
 		t.Errorf("String not bounded: %d bytes", len(s))
 	}
+	// Contains searches all of it, not only what String shows.
+	if strings.Contains(l.String(), "grpc listening") || !l.Contains("grpc listening") || l.Contains("absent") {
+		t.Error("Contains does not search the whole text")
+	}
 }

@@ -29,3 +29,38 @@ func Misspelled(m string) (string, bool) {
 	up := strings.ToUpper(m)
 	return up, standard[up] && up != m
 }
+
+// Set is a class's allow_methods. Methods compare case-sensitively
+// (RFC 9110 §9.1), as a browser sends them in
+// Access-Control-Request-Method.
+type Set struct {
+	names map[string]struct{}
+	list  []string
+}
+
+// NewSet builds a set from validated method names.
+func NewSet(names []string) Set {
+	s := Set{names: make(map[string]struct{}, len(names))}
+	for _, m := range names {
+		if _, dup := s.names[m]; !dup {
+			s.names[m] = struct{}{}
+			s.list = append(s.list, m)
+		}
+	}
+	return s
+}
+
+// List returns the names in the order given, without duplicates: the
+// Access-Control-Allow-Methods value, once joined.
+func (s *Set) List() []string { return s.list }
+
+// Allows reports whether a preflight asking for method m passes: m is
+// listed or is a CORS-safelisted method (Fetch §4.8 "CORS-preflight
+// fetch": a network error only when the method is in neither). It never
+// allocates.
+func (s *Set) Allows(m string) bool {
+	if _, ok := s.names[m]; ok {
+		return true
+	}
+	return Safelisted(m)
+}

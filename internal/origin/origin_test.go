@@ -137,3 +137,83 @@ func FuzzParsePattern(f *testing.F) {
 		}
 	})
 }
+
+// TestSetCovering: which entry allows every origin another entry allows
+// (moved from the diff's copy of the allowlist rules).
+func TestSetCovering(t *testing.T) {
+	tests := []struct {
+		q, p string
+		want bool
+	}{
+		{"https://a.example", "https://a.example", true},
+		{"https://a.example", "http://a.example", false},
+		{"https://*.a.example", "https://x.a.example", true},
+		{"https://*.a.example", "https://x.y.a.example", true},
+		{"https://*.a.example", "https://a.example", false},
+		{"https://*.a.example", "https://xa.example", false},
+		{"https://*.a.example", "https://*.x.a.example", true},
+		{"https://*.x.a.example", "https://*.a.example", false},
+		{"https://*.a.example", "https://x.a.example:8443", false},
+		{"https://*.a.example:8443", "https://x.a.example:8443", true},
+		{"http://*.a.example", "https://x.a.example", false},
+		{"https://[::1]:8443", "https://[::1]:8443", true},
+		{"https://[::1]", "https://[::1]:8443", false},
+		{"chrome-extension://abc", "chrome-extension://abc", true},
+		{"https://a.example", "https://*.a.example", false},
+		{"https://*.a.example", "https://*.a.example", true},
+	}
+	for _, tt := range tests {
+		q, _, err := ParsePattern(tt.q)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.q, err)
+		}
+		p, _, err := ParsePattern(tt.p)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.p, err)
+		}
+		s := NewSet([]Pattern{q})
+		by, got := s.Covering(p.String(), p)
+		if got != tt.want || got && by != q.String() {
+			t.Errorf("%s covers %s = %v (by %v), want %v", tt.q, tt.p, got, by, tt.want)
+		}
+	}
+}
+
+// FuzzSetCovering: Covering agrees with Contains. When an entry covers an
+// exact pattern, the set allows that origin; when it covers a wildcard,
+// the set allows an origin one label below the wildcard's suffix; and the
+// covering entry is one of the set's.
+func FuzzSetCovering(f *testing.F) {
+	f.Add("https://*.a.example", "https://x.a.example")
+	f.Add("https://*.a.example", "https://*.b.a.example")
+	f.Add("https://*.a.example:8443", "https://a.example:8443")
+	f.Add("http://[::1]", "http://[::1]")
+	f.Fuzz(func(t *testing.T, entry, probe string) {
+		q, _, err := ParsePattern(entry)
+		if err != nil {
+			return
+		}
+		p, _, err := ParsePattern(probe)
+		if err != nil {
+			return
+		}
+		s := NewSet([]Pattern{q})
+		raw := p.String()
+		by, ok := s.Covering(raw, p)
+		if !ok {
+			return
+		}
+		if by != q.String() {
+			t.Fatalf("Covering(%q) = %q, not the set's entry %q", probe, by, q)
+		}
+		if p.Wildcard {
+			raw = p.Scheme + "://x." + p.Host
+			if p.Port != "" {
+				raw += ":" + p.Port
+			}
+		}
+		if o, valid := Parse(raw); valid && !s.Contains(raw, o) {
+			t.Fatalf("%q covers %q, yet does not contain %q", entry, probe, raw)
+		}
+	})
+}

@@ -21,6 +21,7 @@ type Pattern struct {
 // String is the canonical spelling of the pattern.
 func (p Pattern) String() string {
 	var b strings.Builder
+	b.Grow(len(p.Scheme) + len("://*.") + len(p.Host) + 1 + len(p.Port))
 	b.WriteString(p.Scheme)
 	b.WriteString("://")
 	if p.Wildcard {

@@ -74,7 +74,7 @@ type Watcher struct {
 	metrics *metrics
 
 	mu      sync.Mutex // serialises loads and guards state
-	state   Status
+	state   policy.ReloadStatus
 	failKey string // what failed last (content digest or read error), to mute repeated polls
 
 	stop      chan struct{}
@@ -108,12 +108,16 @@ func New(opts Options) (*Watcher, error) {
 		opts:    opts,
 		log:     log.With("policy", opts.Path),
 		metrics: m,
-		state:   Status{Path: opts.Path},
+		state:   policy.ReloadStatus{Path: opts.Path},
 	}, nil
 }
 
-// Status returns the outcome of the loads so far.
-func (w *Watcher) Status() Status {
+// Status returns the outcome of the loads so far, a copy of the
+// watcher's own; nil for a nil Watcher (no policy file is watched).
+func (w *Watcher) Status() *policy.ReloadStatus {
+	if w == nil {
+		return nil
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := w.state
@@ -122,7 +126,7 @@ func (w *Watcher) Status() Status {
 		f.Issues = append([]policy.Issue(nil), f.Issues...)
 		s.LastError = &f
 	}
-	return s
+	return &s
 }
 
 // Load reads the file now and, if it is valid and differs from the policy
@@ -166,7 +170,7 @@ func (w *Watcher) load(trigger string, quiet bool) error {
 		return nil
 	}
 	if quiet && w.failKey == digest {
-		return w.state.LastError.err
+		return w.state.LastError.Err()
 	}
 
 	pol, warns, err := policy.Parse(w.opts.Path, data)
@@ -197,7 +201,7 @@ func (w *Watcher) load(trigger string, quiet bool) error {
 
 // fail records a failed load; the caller holds w.mu.
 func (w *Watcher) fail(trigger string, now time.Time, err error, issues []policy.Issue) {
-	w.state.LastError = &Failure{At: now, Message: err.Error(), Issues: issues, err: err}
+	w.state.LastError = policy.NewReloadFailure(now, err, issues)
 	w.metrics.failure()
 	msg := "policy reload failed; keeping the served policy"
 	if w.state.Generation == 0 {

@@ -7,6 +7,8 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
+
+	"github.com/cors-authz/cors-authz/internal/race"
 )
 
 // benchCases are the in-process Check paths, each a request answered the
@@ -27,7 +29,7 @@ var benchCases = []struct {
 // TestCheckAllocs: the paths of BenchmarkCheck that repeat an answer do not
 // allocate in this package or the policy (gRPC's own costs excluded).
 func TestCheckAllocs(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("allocation counts differ under the race detector")
 	}
 	s, _ := newTestService(t, DefaultCacheSize)

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cors-authz/cors-authz/internal/race"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -119,7 +120,7 @@ func TestDebugLog(t *testing.T) {
 	lvl.Set(slog.LevelInfo)
 	buf.Reset()
 	req := get("/api/v1/x", "Origin", partner).build()
-	if n := testing.AllocsPerRun(50, func() { _, _ = s.Check(ctx, req) }); n != 0 && !raceEnabled {
+	if n := testing.AllocsPerRun(50, func() { _, _ = s.Check(ctx, req) }); n != 0 && !race.Enabled {
 		t.Errorf("%v allocs per cached Check with an info-level logger", n)
 	}
 	if buf.Len() != 0 {

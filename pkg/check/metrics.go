@@ -163,11 +163,11 @@ func (m *metrics) counters(class string) (cs [numOutcomes]prometheus.Counter) {
 }
 
 // disagreementCounters resolves the shadow disagreement children of one
-// enforced class (diffNone's slot stays nil). They are created when a
+// enforced class (policy.Agree's slot stays nil). They are created when a
 // shadow policy is paired with a snapshot, so the series exist, at zero,
 // exactly when a shadow policy is set.
-func (m *metrics) disagreementCounters(class string) (cs [numDiffs]prometheus.Counter) {
-	for d := diffWouldAllow; d < numDiffs; d++ {
+func (m *metrics) disagreementCounters(class string) (cs [numKinds]prometheus.Counter) {
+	for _, d := range policy.DisagreementKinds() {
 		cs[d] = m.disagreements.WithLabelValues(class, d.String())
 	}
 	return cs

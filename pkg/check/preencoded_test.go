@@ -16,6 +16,7 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cors-authz/cors-authz/internal/race"
 	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 )
 
@@ -113,7 +114,7 @@ func TestBootAnswerIsPreEncoded(t *testing.T) {
 // TestPreEncodedAllocs: a cache hit through the gRPC path (answer plus the
 // codec) allocates only the codec's one-element slice header.
 func TestPreEncodedAllocs(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("allocation counts differ under the race detector")
 	}
 	s, _ := newTestService(t, DefaultCacheSize)

@@ -46,13 +46,6 @@ type Options struct {
 	ShadowLogRate float64
 }
 
-// Snapshot describes the policy in use.
-type Snapshot struct {
-	Policy     *policy.Policy
-	Generation uint64    // 1 for the first policy set, +1 per SetPolicy
-	LoadedAt   time.Time // when SetPolicy installed it
-}
-
 // Service answers Envoy's Check calls. It implements
 // authv3.AuthorizationServer. Use New; the zero value is not usable.
 type Service struct {
@@ -124,12 +117,15 @@ func (s *Service) SetPolicy(p *policy.Policy) (generation uint64) {
 	return s.gen
 }
 
-// Current returns the snapshot in use; the zero Snapshot before SetPolicy.
-func (s *Service) Current() Snapshot {
+// Current returns the policy in use (Generation 1 for the first SetPolicy,
+// +1 per SetPolicy; LoadedAt when SetPolicy installed it); the zero
+// policy.Snapshot before SetPolicy. Its Reload is nil: the service does not
+// know where a policy came from.
+func (s *Service) Current() policy.Snapshot {
 	if snap := s.cur.Load(); snap != nil {
 		return snap.Snapshot
 	}
-	return Snapshot{}
+	return policy.Snapshot{}
 }
 
 // Ready reports whether a policy has been set.
@@ -243,7 +239,7 @@ func (s *Service) decide(ctx context.Context, start time.Duration, rp *policy.Re
 	out := outcomeOf(&v)
 	var memo *shadowMemo
 	if sp != nil {
-		memo = s.shadowMiss(ctx, sp, cs, &r, &v, key != nil && !static)
+		memo = s.shadowMiss(ctx, sp, cs, &r, rt, &v, key != nil && !static)
 	}
 	var (
 		resp *authv3.CheckResponse
@@ -324,7 +320,7 @@ func monotonic() time.Duration { return time.Since(epoch) }
 // it. Nothing in it changes after publication except the verdict cache and
 // the lazily filled static responses, both safe for concurrent use.
 type snapshot struct {
-	Snapshot
+	policy.Snapshot
 	pol   *policy.Policy // nil only for a boot snapshot without a policy
 	cache *verdictCache  // nil when disabled
 
@@ -358,7 +354,7 @@ const fallbackLabel = "default-deny"
 
 func (s *Service) newSnapshot(p *policy.Policy, gen uint64, at time.Time) *snapshot {
 	snap := &snapshot{
-		Snapshot: Snapshot{Policy: p, Generation: gen, LoadedAt: at},
+		Snapshot: policy.Snapshot{Policy: p, Generation: gen, LoadedAt: at},
 		pol:      p,
 	}
 	snap.noHeaders.Init(envoyauth.Response(&policy.Verdict{Kind: policy.NotCORS, Allowed: true}))

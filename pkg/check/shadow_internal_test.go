@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cors-authz/cors-authz/internal/checktest"
+	"github.com/cors-authz/cors-authz/internal/race"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -60,7 +61,7 @@ func nanRate() float64 {
 // A cache hit stays allocation-free with a shadow policy, whether the
 // shadow agrees or not, and whether it routes alike or not.
 func TestShadowHitAllocs(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("allocation counts differ under the race detector")
 	}
 	const enforced = `version: 1

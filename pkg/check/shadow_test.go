@@ -204,7 +204,7 @@ func TestShadowDisagreements(t *testing.T) {
 				var total uint64
 				for _, dg := range st.Disagreements {
 					total += dg.Count
-					if dg.Count > 0 && dg.Class+"/"+dg.Kind != tt.want {
+					if dg.Count > 0 && dg.Class+"/"+dg.Kind.String() != tt.want {
 						t.Errorf("Shadow().Disagreements has %+v, want only %q", dg, tt.want)
 					}
 				}

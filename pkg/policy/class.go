@@ -1,5 +1,7 @@
 package policy
 
+import "github.com/cors-authz/cors-authz/internal/methods"
+
 // Class is a compiled path class: which requests it applies to, and the
 // CORS grants it makes. Header values are prepared once, at compile time.
 type Class struct {
@@ -12,8 +14,8 @@ type Class struct {
 	credentials bool
 	privateNet  bool
 	denyAction  DenyAction
-	methods     map[string]struct{} // allow_methods (case-sensitive)
-	headers     headerSet           // allow_headers (lower case)
+	methods     methods.Set // allow_methods (case-sensitive)
+	headers     headerSet   // allow_headers (lower case)
 
 	// Prepared header values.
 	acam  string // Access-Control-Allow-Methods

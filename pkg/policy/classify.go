@@ -3,6 +3,7 @@ package policy
 import (
 	"strings"
 
+	"github.com/cors-authz/cors-authz/internal/hosts"
 	"github.com/cors-authz/cors-authz/internal/origin"
 )
 
@@ -23,27 +24,28 @@ type Route struct {
 // r.ClassHint, else the first whose match holds, else the fallback.
 func (p *Policy) Classify(r *Request) Route {
 	rt := Route{Hint: r.ClassHint}
-	switch {
-	case r.ClassHint != "":
-		if c := p.byName[r.ClassHint]; c != nil {
-			rt.Class, rt.Selection = c, ByHint
-		} else {
-			rt.Class, rt.Selection = p.fallback, ByDefault
-		}
-	default:
-		rt.Class, rt.Selection = p.fallback, ByDefault
-		for _, c := range p.classes {
-			if c.match.matches(r.Host, r.Path) {
-				rt.Class, rt.Selection = c, ByMatch
-				break
-			}
-		}
-	}
+	rt.Class, rt.Selection = p.classFor(r)
 	if r.HasOrigin {
 		rt.origin, rt.originValid = origin.Parse(r.Origin)
 	}
 	rt.Kind = p.kind(r, &rt)
 	return rt
+}
+
+// classFor is the class half of Classify.
+func (p *Policy) classFor(r *Request) (*Class, Selection) {
+	if r.ClassHint != "" {
+		if c := p.byName[r.ClassHint]; c != nil {
+			return c, ByHint
+		}
+		return p.fallback, ByDefault
+	}
+	for _, c := range p.classes {
+		if c.match.matches(r.Host, r.Path) {
+			return c, ByMatch
+		}
+	}
+	return p.fallback, ByDefault
 }
 
 func (p *Policy) kind(r *Request, rt *Route) Kind {
@@ -71,7 +73,7 @@ func (p *Policy) sameOrigin(r *Request, o origin.Origin) bool {
 	if r.Scheme == "" || !strings.EqualFold(o.Scheme, r.Scheme) {
 		return false
 	}
-	host, port := splitHostPort(r.Host)
+	host, port := hosts.SplitHostPort(r.Host)
 	if port == origin.DefaultPort(o.Scheme) {
 		port = ""
 	}

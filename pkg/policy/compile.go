@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/cors-authz/cors-authz/internal/headers"
+	"github.com/cors-authz/cors-authz/internal/methods"
 	"github.com/cors-authz/cors-authz/internal/origin"
 )
 
@@ -61,15 +62,8 @@ func compileClass(s *ClassSpec, index int) *Class {
 		c.denyAction = DenyOmit
 	}
 	c.origins = origin.NewSet(s.patterns)
-	c.methods = make(map[string]struct{}, len(s.AllowMethods))
-	var ms []string
-	for _, m := range s.AllowMethods {
-		if _, dup := c.methods[m]; !dup {
-			c.methods[m] = struct{}{}
-			ms = append(ms, m)
-		}
-	}
-	c.acam = strings.Join(ms, ", ")
+	c.methods = methods.NewSet(s.AllowMethods)
+	c.acam = strings.Join(c.methods.List(), ", ")
 	var hs []string
 	for _, h := range s.AllowHeaders {
 		if h != "*" {

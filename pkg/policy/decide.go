@@ -4,7 +4,7 @@ import (
 	"strings"
 
 	"github.com/cors-authz/cors-authz/internal/headers"
-	"github.com/cors-authz/cors-authz/internal/methods"
+	"github.com/cors-authz/cors-authz/internal/hosts"
 )
 
 // Response header names (Fetch §3.2.3), lower case as HTTP/2 requires.
@@ -122,7 +122,7 @@ func (p *Policy) selfOriginFor(authority string) string {
 	if so, ok := p.selfByHost[authority]; ok {
 		return so
 	}
-	host, port := splitHostPort(authority)
+	host, port := hosts.SplitHostPort(authority)
 	if port == "443" || port == "80" {
 		if so, ok := p.selfByHost[host]; ok {
 			return so
@@ -140,7 +140,7 @@ func (p *Policy) preflight(r *Request, v *Verdict) {
 		v.Reason = ReasonMethodInvalid
 		return
 	}
-	if _, ok := c.methods[r.ACRM]; !ok && !methods.Safelisted(r.ACRM) {
+	if !c.methods.Allows(r.ACRM) {
 		v.Reason, v.Detail = ReasonMethodNotAllowed, r.ACRM
 		return
 	}

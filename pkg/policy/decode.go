@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cors-authz/cors-authz/internal/hosts"
 	"github.com/cors-authz/cors-authz/internal/origin"
 )
 
@@ -384,9 +385,9 @@ func (d *decoder) match(n *yaml.Node, path string) MatchSpec {
 		case "hosts":
 			m.Hosts, nodes = d.stringList(v, p)
 			for i, h := range m.Hosts {
-				norm, err := normaliseHostPattern(h)
-				if err != "" {
-					d.errorf(nodes[i], fmt.Sprintf("%s[%d]", p, i), h, "%s", err)
+				norm, err := hosts.Normalise(h)
+				if err != nil {
+					d.errorf(nodes[i], fmt.Sprintf("%s[%d]", p, i), h, "%v", err)
 					continue
 				}
 				m.Hosts[i] = norm

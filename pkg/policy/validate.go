@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -117,43 +116,4 @@ func (d *decoder) responseHeaders(list []string, nodes []*yaml.Node, path string
 			d.errorf(nodes[i], p, h, "CORS protocol headers are not exposed to scripts")
 		}
 	}
-}
-
-// normaliseHostPattern checks a match.hosts entry: a host name, "*." and
-// a host name, or an IP literal, each optionally with a port.
-func normaliseHostPattern(h string) (string, string) {
-	low := strings.ToLower(h)
-	host, port := low, ""
-	if strings.HasPrefix(low, "[") {
-		j := strings.IndexByte(low, ']')
-		if j < 0 {
-			return "", "invalid IPv6 literal"
-		}
-		host, port = low[:j+1], strings.TrimPrefix(low[j+1:], ":")
-		if a, err := netip.ParseAddr(host[1:j]); err != nil || !a.Is6() {
-			return "", "invalid IPv6 literal"
-		}
-	} else if j := strings.LastIndexByte(low, ':'); j >= 0 {
-		host, port = low[:j], low[j+1:]
-	}
-	if port != "" {
-		for _, c := range port {
-			if c < '0' || c > '9' {
-				return "", "invalid port"
-			}
-		}
-	}
-	name := strings.TrimPrefix(host, "*.")
-	if name == "" || strings.Contains(name, "*") {
-		return "", `invalid host: use "example.com" or "*.example.com", optionally with :port`
-	}
-	if !strings.HasPrefix(host, "[") {
-		for i := 0; i < len(name); i++ {
-			c := name[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
-				return "", "invalid host name"
-			}
-		}
-	}
-	return low, ""
 }

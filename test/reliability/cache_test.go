@@ -169,7 +169,7 @@ func TestCachePollutionProcess(t *testing.T) {
 	hot := asItems(hotSet())
 	run(hot)
 	run(hot)
-	rssBefore, _ := readRSS(p.pid())
+	rssBefore, _ := p.RSS()
 
 	var reqs []*authv3.CheckRequest
 	for i := range flood {
@@ -177,10 +177,10 @@ func TestCachePollutionProcess(t *testing.T) {
 	}
 	run(asItems(reqs))
 	m := p.metrics()
-	entries, hits := m.value("cors_authz_cache_entries"), m.value("cors_authz_cache_hits_total")
+	entries, hits := m.Value("cors_authz_cache_entries"), m.Value("cors_authz_cache_hits_total")
 	run(hot)
-	hotHits := p.metrics().value("cors_authz_cache_hits_total") - hits
-	rssAfter, _ := readRSS(p.pid())
+	hotHits := p.metrics().Value("cors_authz_cache_hits_total") - hits
+	rssAfter, _ := p.RSS()
 
 	t.Logf("process: flood of %d, --cache-size %d: cors_authz_cache_entries %v; hot set %d/%d hits after it; RSS %.1f -> %.1f MiB",
 		flood, cacheSize, entries, int(hotHits), len(hot), float64(rssBefore)/(1<<20), float64(rssAfter)/(1<<20))

@@ -134,8 +134,8 @@ func TestReloadUnderLoad(t *testing.T) {
 			}
 			st := l.stop()
 			mt := p.metrics()
-			ok := mt.value(`cors_authz_policy_reloads_total{result="success"}`)
-			ko := mt.value(`cors_authz_policy_reloads_total{result="failure"}`)
+			ok := mt.Value(`cors_authz_policy_reloads_total{result="success"}`)
+			ko := mt.Value(`cors_authz_policy_reloads_total{result="failure"}`)
 			gen := p.policy().Generation
 			p.stop(15 * time.Second)
 
@@ -154,7 +154,7 @@ func TestReloadUnderLoad(t *testing.T) {
 			// rewrite (truncate, then write) can be read empty in between,
 			// which is refused and counted; the next event loads the file.
 			if m.name != "in-place rewrite" && ko != 0 {
-				t.Errorf("reloads_total{failure} = %v for an atomic replacement, want 0; logs:\n%s", ko, p.logs)
+				t.Errorf("reloads_total{failure} = %v for an atomic replacement, want 0; logs:\n%s", ko, p.Log)
 			}
 			// Both policies' answers were seen for the requests that flip.
 			for i, it := range its {
@@ -233,18 +233,18 @@ func TestBadReloadsUnderLoad(t *testing.T) {
 	const failedMsg = "policy reload failed; keeping the served policy"
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := p.metrics().value(`cors_authz_policy_reloads_total{result="failure"}`)
-			logged := p.logs.Count(failedMsg)
+			before := p.metrics().Value(`cors_authz_policy_reloads_total{result="failure"}`)
+			logged := p.Log.Count(failedMsg)
 			c.brk()
 			waitFor(t, reloadTimeout, "the reload failure in /policy", func() bool {
 				return p.policy().LastReloadError != nil
 			})
 			pv := p.policy()
 			mt := p.metrics()
-			if got := mt.value(`cors_authz_policy_reloads_total{result="failure"}`); got <= before {
+			if got := mt.Value(`cors_authz_policy_reloads_total{result="failure"}`); got <= before {
 				t.Errorf("reloads_total{failure} = %v, want > %v", got, before)
 			}
-			if got := mt.value("cors_authz_policy_last_reload_failed"); got != 1 {
+			if got := mt.Value("cors_authz_policy_last_reload_failed"); got != 1 {
 				t.Errorf("last_reload_failed = %v, want 1", got)
 			}
 			if pv.Generation != gen || pv.SHA256 != sha(policyA) {
@@ -253,8 +253,8 @@ func TestBadReloadsUnderLoad(t *testing.T) {
 			if pv.LastReloadError.Message == "" {
 				t.Errorf("/policy last_reload_error has no message")
 			}
-			waitFor(t, 5*time.Second, "the failure in the log", func() bool { return p.logs.Count(failedMsg) > logged })
-			if code, body, err := p.get("/readyz"); err != nil || code != 200 {
+			waitFor(t, 5*time.Second, "the failure in the log", func() bool { return p.Log.Count(failedMsg) > logged })
+			if code, body, err := p.Get("/readyz"); err != nil || code != 200 {
 				t.Errorf("/readyz = %d %q, %v while the file is refused; want 200 (the last good policy serves)", code, body, err)
 			}
 			t.Logf("refused: %.160s (%d issues)", pv.LastReloadError.Message, len(pv.LastReloadError.Issues))
@@ -263,7 +263,7 @@ func TestBadReloadsUnderLoad(t *testing.T) {
 			waitFor(t, reloadTimeout, "recovery in /policy", func() bool {
 				return p.policy().LastReloadError == nil
 			})
-			if got := p.metrics().value("cors_authz_policy_last_reload_failed"); got != 0 {
+			if got := p.metrics().Value("cors_authz_policy_last_reload_failed"); got != 0 {
 				t.Errorf("last_reload_failed = %v after recovery, want 0", got)
 			}
 			if g := p.policy().Generation; g != gen {
@@ -274,7 +274,7 @@ func TestBadReloadsUnderLoad(t *testing.T) {
 	st := l.stop()
 	mt := p.metrics()
 	t.Logf("bad reloads: %d cases; %v; reloads success=%v failure=%v", len(cases), st,
-		mt.value(`cors_authz_policy_reloads_total{result="success"}`), mt.value(`cors_authz_policy_reloads_total{result="failure"}`))
+		mt.Value(`cors_authz_policy_reloads_total{result="success"}`), mt.Value(`cors_authz_policy_reloads_total{result="failure"}`))
 	if st.rpcErrors.Load() != 0 || st.mismatches.Load() != 0 {
 		t.Errorf("want 0 RPC errors and every answer policyA's: %v", st)
 	}

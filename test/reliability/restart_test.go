@@ -16,6 +16,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/cors-authz/cors-authz/internal/checktest"
+	"github.com/cors-authz/cors-authz/internal/servetest"
 )
 
 // readyWatch polls /readyz on a fixed admin address across restarts and
@@ -48,7 +49,7 @@ func (w *readyWatch) run() {
 			return
 		case <-time.After(5 * time.Millisecond):
 		}
-		code, _, err := w.p.get("/readyz")
+		code, _, err := w.p.Get("/readyz")
 		switch {
 		case err != nil:
 			w.refused.Add(1)
@@ -56,8 +57,8 @@ func (w *readyWatch) run() {
 			w.notReady.Add(1)
 		case code == 200:
 			w.ready.Add(1)
-			pc, body, err := w.p.get("/policy")
-			var v policyView
+			pc, body, err := w.p.Get("/policy")
+			var v servetest.PolicyView
 			if err == nil && pc == 200 {
 				err = json.Unmarshal([]byte(body), &v)
 			}
@@ -109,13 +110,13 @@ func TestRestartAfterKill(t *testing.T) {
 			checkAll(t, p1, its)
 
 			// Fixed addresses from now on: the ones the first process got.
-			args := []string{"--config", path, "--grpc-addr", p1.grpcAddr, "--admin-addr", p1.adminAddr}
+			args := []string{"--config", path, "--grpc-addr", p1.GRPCAddr, "--admin-addr", p1.AdminAddr}
 			if transport == "unix" {
 				args[3] = grpcAddr
 			}
 			p1.signal(syscall.SIGKILL)
-			if _, ok := p1.wait(10 * time.Second); !ok || p1.signaled != syscall.SIGKILL {
-				t.Fatalf("SIGKILL: exited %v, signal %v", ok, p1.signaled)
+			if _, ok := p1.Wait(10 * time.Second); !ok || p1.Signaled() != syscall.SIGKILL {
+				t.Fatalf("SIGKILL: exited %v, signal %v", ok, p1.Signaled())
 			}
 			w := watchReady(p1, sha(policyA))
 			defer w.halt()
@@ -123,12 +124,12 @@ func TestRestartAfterKill(t *testing.T) {
 			// A restart on a broken file refuses to start: exit 1, never ready.
 			writeFile(t, path, "classes: [\nversion: 1\n")
 			bad := launch(t, args...)
-			code, ok := bad.wait(startTimeout)
+			code, ok := bad.Wait(servetest.StartTimeout)
 			if !ok || code != 1 {
-				t.Fatalf("restart on a broken policy: exited %v with %d, want 1; logs:\n%s", ok, code, bad.logs)
+				t.Fatalf("restart on a broken policy: exited %v with %d, want 1; logs:\n%s", ok, code, bad.Log)
 			}
-			if _, ok := bad.logs.Find("cannot start"); !ok {
-				t.Errorf("no \"cannot start\" log; logs:\n%s", bad.logs)
+			if _, ok := bad.Log.Find("cannot start"); !ok {
+				t.Errorf("no \"cannot start\" log; logs:\n%s", bad.Log)
 			}
 			if n := w.ready.Load(); n != 0 {
 				t.Errorf("/readyz answered 200 %d times while no process had a policy", n)
@@ -139,7 +140,7 @@ func TestRestartAfterKill(t *testing.T) {
 			p2 := startProc(t, args...)
 			waitFor(t, 10*time.Second, "/readyz 200 after the restart", func() bool { return w.ready.Load() > 0 })
 			w.halt()
-			t.Logf("%s restart: %v; first process killed by %v", transport, w, p1.signaled)
+			t.Logf("%s restart: %v; first process killed by %v", transport, w, p1.Signaled())
 			if w.violations != nil {
 				t.Errorf("ready without the policy: %q", w.violations)
 			}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/cors-authz/cors-authz/internal/servetest"
 )
 
 // TestShadowReloadUnderLoad runs with policyA enforced and a shadow policy
@@ -26,7 +28,7 @@ func TestShadowReloadUnderLoad(t *testing.T) {
 	writeFile(t, shadow, policyB)
 	p := startProc(t, "--config", path, "--shadow-config", shadow, "--reload-debounce", testDebounce)
 	shadowSHA := func() string {
-		var v policyView
+		var v servetest.PolicyView
 		if err := json.Unmarshal([]byte(p.mustGet("/shadow")), &v); err != nil {
 			t.Fatalf("/shadow: %v", err)
 		}
@@ -54,8 +56,8 @@ func TestShadowReloadUnderLoad(t *testing.T) {
 	}
 	st := l.stop()
 	m := p.metrics()
-	disagreements := m.sum("cors_authz_shadow_disagreements_total")
-	gen := m.value("cors_authz_shadow_policy_generation")
+	disagreements := m.Sum("cors_authz_shadow_disagreements_total")
+	gen := m.Value("cors_authz_shadow_policy_generation")
 	enforced := p.policy()
 	p.stop(15 * time.Second)
 

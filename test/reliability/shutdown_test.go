@@ -64,10 +64,10 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	// /readyz, as a Kubernetes readiness probe polls it.
 	observers.Go(func() {
 		for range 5000 { // bounded: ~10 ms apart, stops when the process exits
-			if p.exited() {
+			if p.Exited() {
 				return
 			}
-			code, _, err := p.get("/readyz")
+			code, _, err := p.Get("/readyz")
 			if err != nil || code != 200 {
 				readyzFailTick.CompareAndSwap(0, clock.Add(1))
 				return
@@ -90,19 +90,19 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	mark.Store(clock.Add(1))
 	sent := time.Now()
 	p.signal(syscall.SIGTERM)
-	code, ok := p.wait(drain + timeout + 20*time.Second) // hang guard
+	code, ok := p.Wait(drain + timeout + 20*time.Second) // hang guard
 	elapsed := time.Since(sent)
 	st := l.stop()
 	stopWatch()
 	observers.Wait()
 	if !ok {
-		t.Fatalf("still running %v after SIGTERM; logs:\n%s", elapsed, p.logs)
+		t.Fatalf("still running %v after SIGTERM; logs:\n%s", elapsed, p.Log)
 	}
 
 	t.Logf("SIGTERM: exit %d after %v (drain %v, shutdown timeout %v); %v; %d answered after SIGTERM; health stream %v",
 		code, elapsed.Round(time.Millisecond), drain, timeout, st, st.okAfterMark.Load(), watched)
 	if code != 0 {
-		t.Errorf("exit code %d, want 0; logs:\n%s", code, p.logs)
+		t.Errorf("exit code %d, want 0; logs:\n%s", code, p.Log)
 	}
 	if elapsed > drain+timeout {
 		t.Errorf("exited %v after SIGTERM, more than --drain-delay + --shutdown-timeout (%v)", elapsed, drain+timeout)
@@ -143,9 +143,9 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	}
 	last := -1
 	for _, s := range steps {
-		i := p.logs.Index(s)
+		i := p.Log.Index(s)
 		if i <= last {
-			t.Errorf("log %q at record %d, want it after the previous step (record %d); logs:\n%s", s, i, last, p.logs)
+			t.Errorf("log %q at record %d, want it after the previous step (record %d); logs:\n%s", s, i, last, p.Log)
 		}
 		last = i
 	}

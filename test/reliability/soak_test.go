@@ -3,7 +3,6 @@
 package reliability
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/cors-authz/cors-authz/internal/race"
 )
 
 // soakEnv sets the sustained-load duration (`make soak` sets 5m).
@@ -50,7 +51,7 @@ func TestSustainedLoad(t *testing.T) {
 	if st := warmup.wait(); st.answered.Load() != conns {
 		t.Fatalf("warm-up: %v", st)
 	}
-	idle := int(p.metrics().value("go_goroutines"))
+	idle := int(p.metrics().Value("go_goroutines"))
 	l := startLoad(t, loadConfig{
 		conns:        cs,
 		workers:      concurrency,
@@ -69,14 +70,14 @@ func TestSustainedLoad(t *testing.T) {
 	start := time.Now()
 	for i := 0; time.Since(start) < dur && i < 1_000_000; i++ {
 		time.Sleep(interval)
-		rss, err := readRSS(p.pid())
+		rss, err := p.RSS()
 		if err != nil {
 			t.Fatalf("RSS: %v", err)
 		}
 		samples = append(samples, sample{
 			at:         time.Since(start),
 			rss:        rss,
-			goroutines: int(p.metrics().value("go_goroutines")),
+			goroutines: int(p.metrics().Value("go_goroutines")),
 			calls:      l.stats.calls.Load(),
 		})
 	}
@@ -87,7 +88,7 @@ func TestSustainedLoad(t *testing.T) {
 	// keep thousands).
 	var after int
 	waitFor(t, 10*time.Second, "goroutines back to the idle baseline", func() bool {
-		after = int(p.metrics().value("go_goroutines"))
+		after = int(p.metrics().Value("go_goroutines"))
 		return after <= idle+2
 	})
 	p.stop(30 * time.Second)
@@ -114,7 +115,7 @@ func TestSustainedLoad(t *testing.T) {
 	}
 	rate := float64(st.calls.Load()) / elapsed.Seconds()
 	t.Logf("sustained load: %v at concurrency %d over %d connections (race=%v): %v; %.0f calls/s",
-		elapsed.Round(time.Second), concurrency, conns, raceEnabled, st, rate)
+		elapsed.Round(time.Second), concurrency, conns, race.Enabled, st, rate)
 	t.Logf("RSS MiB, warm-up %s | first half %s | second half %s", mib(rss(samples[:warm])), mib(rss(h1)), mib(rss(h2)))
 	t.Logf("goroutines: idle %d before the load, %d after it; warm-up %v | first half %v | second half %v",
 		idle, after, gor(samples[:warm]), gor(h1), gor(h2))
@@ -135,24 +136,6 @@ func TestSustainedLoad(t *testing.T) {
 	if g2 > g1+concurrency {
 		t.Errorf("goroutines grew after warm-up: max %d in the first half, %d in the second", g1, g2)
 	}
-}
-
-// readRSS reads VmRSS (resident set size) of a process from /proc.
-func readRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest) // "12345 kB"
-			if len(f) == 2 && f[1] == "kB" {
-				kb, err := strconv.ParseInt(f[0], 10, 64)
-				return kb << 10, err
-			}
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
 func median(v []int64) int64 {

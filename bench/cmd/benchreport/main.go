@@ -17,7 +17,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,11 +24,13 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/cors-authz/cors-authz/bench/fixture"
+	"github.com/cors-authz/cors-authz/internal/servetest"
 )
 
 // settings are the knobs that differ between -quick and the full run.
@@ -116,20 +117,18 @@ func measure(ctx context.Context, set settings, isQuick bool, conns int, serveBi
 	}
 	defer os.RemoveAll(tmp)
 	bins := map[string]string{}
-	for name, b := range map[string]struct{ dir, pkg string }{
-		"cors-authz": {"..", "./cmd/cors-authz"},
-		"noop":       {".", "./cmd/noop"},
-		"loadgen":    {".", "./cmd/loadgen"},
-	} {
-		bins[name] = filepath.Join(tmp, name)
-		if name == "cors-authz" && serveBin != "" {
-			bins[name] = serveBin
-			continue
+	bins["cors-authz"] = serveBin
+	if serveBin == "" {
+		if bins["cors-authz"], err = servetest.Build(ctx, tmp, "-trimpath"); err != nil {
+			return nil, err
 		}
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bins[name], b.pkg)
-		cmd.Dir, cmd.Stdout, cmd.Stderr = b.dir, log, log
+	}
+	for _, name := range []string{"noop", "loadgen"} {
+		bins[name] = filepath.Join(tmp, name)
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bins[name], "./cmd/"+name)
+		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("go build %s: %w", b.pkg, err)
+			return nil, fmt.Errorf("go build ./cmd/%s: %w", name, err)
 		}
 	}
 
@@ -176,32 +175,36 @@ func measure(ctx context.Context, set settings, isQuick bool, conns int, serveBi
 	if err := os.WriteFile(policyPath, fixture.PolicyYAML(), 0o644); err != nil {
 		return nil, err
 	}
-	authzAddr, err1 := freeAddr()
-	adminAddr, err2 := freeAddr()
-	noopAddr, err3 := freeAddr()
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return nil, err
-	}
-	serveArgs := []string{"serve", "--config", policyPath, "--grpc-addr", authzAddr, "--admin-addr", adminAddr, "--log-level", "warn"}
-	authz, err := startProc("cors-authz", rep.pin.command(ctx, rep.pin.server, bins["cors-authz"], serveArgs...), log)
+	// cors-authz on loopback ports it picks, waited for until it logs them
+	// (its JSON log also goes to log); the no-op on a free port, waited for
+	// until it accepts connections.
+	authz, err := servetest.Start(ctx, servetest.Options{
+		Bin: bins["cors-authz"], Args: []string{"--config", policyPath},
+		Prefix: rep.pin.prefix(rep.pin.server), Log: log,
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer authz.stop()
-	noopSrv, err := startProc("noop", rep.pin.command(ctx, rep.pin.server, bins["noop"], "-grpc-addr", noopAddr), log)
+	defer stopServer("cors-authz", authz.Proc, log)
+	defer authz.Close()
+	authzAddr := authz.GRPCAddr
+	serveArgs := authz.Args()[slices.Index(authz.Args(), bins["cors-authz"])+1:]
+	fmt.Fprintf(log, "started cors-authz: %s\n", strings.Join(authz.Args(), " "))
+	noopAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	defer noopSrv.stop()
-	for _, w := range []struct {
-		p    *proc
-		addr string
-	}{{authz, authzAddr}, {noopSrv, noopAddr}} {
-		if err := waitTCP(w.p, w.addr, 20*time.Second); err != nil {
-			return nil, err
-		}
+	noopCmd := rep.pin.command(ctx, rep.pin.server, bins["noop"], "-grpc-addr", noopAddr)
+	fmt.Fprintf(log, "start noop: %s\n", strings.Join(noopCmd.Args, " "))
+	noopSrv, err := servetest.StartProc(noopCmd, log)
+	if err != nil {
+		return nil, err
 	}
-	shown := strings.NewReplacer(tmp, "$TMP", authzAddr, "127.0.0.1:PORT1", adminAddr, "127.0.0.1:PORT2", noopAddr, "127.0.0.1:PORT3")
+	defer stopServer("noop", noopSrv, log)
+	if err := noopSrv.WaitTCP(noopAddr, 20*time.Second); err != nil {
+		return nil, err
+	}
+	shown := strings.NewReplacer(tmp, "$TMP", noopAddr, "127.0.0.1:PORT")
 	rep.commands = append(rep.commands,
 		shown.Replace("cors-authz "+strings.Join(serveArgs, " ")+rep.pin.note(rep.pin.server)),
 		shown.Replace("noop -grpc-addr "+noopAddr+rep.pin.note(rep.pin.server)),
@@ -210,10 +213,10 @@ func measure(ctx context.Context, set settings, isQuick bool, conns int, serveBi
 	// 4. Load: at each concurrency, alternate cors-authz and noop runs.
 	targets := []struct {
 		name   string
-		p      *proc
+		p      *servetest.Proc
 		addr   string
 		verify bool
-	}{{"cors-authz", authz, authzAddr, true}, {"noop", noopSrv, noopAddr, false}}
+	}{{"cors-authz", authz.Proc, authzAddr, true}, {"noop", noopSrv, noopAddr, false}}
 	for _, c := range concurrencies {
 		for round := 1; round <= set.rounds; round++ {
 			for _, t := range targets {
@@ -233,7 +236,7 @@ func measure(ctx context.Context, set settings, isQuick bool, conns int, serveBi
 	}
 
 	// 5. Reloads of the 100,000-origin policy through the running service.
-	rep.rssBefore = authz.rss()
+	rep.rssBefore = rss(authz.Proc)
 	for k := 1; k <= set.reloads; k++ {
 		d, err := measureReload(ctx, authzAddr, policyPath, k)
 		if err != nil {
@@ -242,7 +245,24 @@ func measure(ctx context.Context, set settings, isQuick bool, conns int, serveBi
 		fmt.Fprintf(log, "reload %d of the 100,000-origin policy: %v\n", k, d)
 		rep.reloads = append(rep.reloads, d)
 	}
-	rep.rssAfter = authz.rss()
+	rep.rssAfter = rss(authz.Proc)
 	rep.elapsed = time.Since(began)
 	return rep, nil
+}
+
+// stopServer sends SIGTERM and waits up to 10 s, then kills; a failure is
+// only logged, the figures being measured already.
+func stopServer(name string, p *servetest.Proc, log io.Writer) {
+	if _, err := p.Stop(10 * time.Second); err != nil {
+		fmt.Fprintf(log, "stop %s: %v\n", name, err)
+	}
+}
+
+// rss is the process's resident set size in bytes, 0 if unknown.
+func rss(p *servetest.Proc) uint64 {
+	n, err := p.RSS()
+	if err != nil {
+		return 0
+	}
+	return uint64(n)
 }

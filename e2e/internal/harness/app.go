@@ -1,3 +1,8 @@
+// Package harness starts the pieces an end-to-end CORS test needs beside
+// the real cors-authz binary (which internal/servetest starts): a fake
+// application, page servers for the browser's origins, the Envoy model's
+// configuration, and headless Chromium. It is shared by e2e/browser,
+// e2e/adminpage and e2e/realenvoy and used only by tests.
 package harness
 
 import (
@@ -11,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/cors-authz/cors-authz/e2e/envoymodel"
+	"github.com/cors-authz/cors-authz/internal/servetest"
 )
 
 // PolicyParams are the origins of a test policy.
@@ -124,7 +130,7 @@ func StartPages() *httptest.Server {
 // normalisation, ext_authz settings), pointed at the given application and
 // cors-authz addresses.
 func ModelConfig(upstream, authzAddr string) (envoymodel.Config, error) {
-	root, err := RepoRoot()
+	root, err := servetest.ModuleRoot()
 	if err != nil {
 		return envoymodel.Config{}, err
 	}
