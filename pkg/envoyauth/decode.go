@@ -293,7 +293,7 @@ func (w *wireFields) walk(b []byte, t *msgTable, depth int, c ctx) error {
 		return errDepth
 	}
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 || num > protowire.MaxValidNumber {
 			return errDecode
 		}
@@ -301,9 +301,9 @@ func (w *wireFields) walk(b []byte, t *msgTable, depth int, c ctx) error {
 		if typ == protowire.EndGroupType {
 			return errDecode // no group is open in a proto3 message
 		}
-		var fi fieldInfo
+		fi := &noField
 		if int(num) < len(t.fields) {
-			fi = t.fields[num]
+			fi = &t.fields[num]
 		}
 		if fi.kind == kindUnknown || fi.kind == kindScalar || typ != protowire.BytesType {
 			if fi.kind == kindMapString || fi.kind == kindMapMessage {
@@ -321,7 +321,7 @@ func (w *wireFields) walk(b []byte, t *msgTable, depth int, c ctx) error {
 			b = b[n:]
 			continue
 		}
-		v, n := protowire.ConsumeBytes(b)
+		v, n := consumeBytes(b)
 		if n < 0 {
 			return errDecode
 		}
@@ -384,7 +384,7 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 	}
 	var key, value, raw []byte
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 || num > protowire.MaxValidNumber {
 			return errDecode
 		}
@@ -392,9 +392,9 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 		if typ == protowire.EndGroupType {
 			return errDecode
 		}
-		var fi fieldInfo
+		fi := &noField
 		if int(num) < len(t.fields) {
-			fi = t.fields[num]
+			fi = &t.fields[num]
 		}
 		if typ != protowire.BytesType || fi.kind == kindUnknown {
 			n = protowire.ConsumeFieldValue(num, typ, b)
@@ -404,7 +404,7 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 			b = b[n:]
 			continue
 		}
-		v, n := protowire.ConsumeBytes(b)
+		v, n := consumeBytes(b)
 		if n < 0 {
 			return errDecode
 		}
@@ -437,16 +437,26 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 // mapEntry walks one map entry (key 1, value 2; missing ones are empty;
 // last one wins) and records the entries the view reads. depth is the
 // budget left after the map field took its own.
-func (w *wireFields) mapEntry(b []byte, fi fieldInfo, c ctx, depth int) error {
+func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int) error {
 	var key, val []byte
+	if fi.kind == kindMapString {
+		if k, v, ok := shortEntry(b); ok {
+			// Every byte that is not key or value is below 0x80, so
+			// the entry is valid UTF-8 exactly when both are.
+			if !utf8.Valid(b) {
+				return errInvalidUTF8
+			}
+			key, val, b = k, v, nil
+		}
+	}
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 || num > protowire.MaxValidNumber {
 			return errDecode
 		}
 		b = b[n:]
 		if (num == 1 || num == 2) && typ == protowire.BytesType {
-			v, n := protowire.ConsumeBytes(b)
+			v, n := consumeBytes(b)
 			if n < 0 {
 				return errDecode
 			}
@@ -498,4 +508,42 @@ func mapSlot(key []byte) int {
 		}
 	}
 	return -1
+}
+
+// noField is the fieldInfo of field numbers a message does not define.
+var noField fieldInfo
+
+// consumeTag is protowire.ConsumeTag with the one-byte case (every field
+// of a CheckRequest) inline.
+func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
+	if len(b) > 0 && b[0] < 0x80 && b[0] >= 1<<3 {
+		return protowire.Number(b[0] >> 3), protowire.Type(b[0] & 7), 1
+	}
+	return protowire.ConsumeTag(b)
+}
+
+// consumeBytes is protowire.ConsumeBytes with one-byte lengths inline.
+func consumeBytes(b []byte) ([]byte, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		n := int(b[0]) + 1
+		if n > len(b) {
+			return nil, -1
+		}
+		return b[1:n], n
+	}
+	return protowire.ConsumeBytes(b)
+}
+
+// shortEntry parses the usual map<string, string> entry, key then value
+// with one-byte tags and lengths under 128 and nothing else, in one step;
+// ok is false for any other shape (the general loop reads it).
+func shortEntry(b []byte) (key, val []byte, ok bool) {
+	if len(b) < 4 || b[0] != 0x0a || b[1] >= 0x80 {
+		return nil, nil, false
+	}
+	kEnd := 2 + int(b[1])
+	if kEnd+2 > len(b) || b[kEnd] != 0x12 || b[kEnd+1] >= 0x80 || kEnd+2+int(b[kEnd+1]) != len(b) {
+		return nil, nil, false
+	}
+	return b[2:kEnd], b[kEnd+2:], true
 }
