@@ -38,7 +38,11 @@ func (s *Service) Register(g grpc.ServiceRegistrar) {
 // decodes the request into an envoyauth.Decoded (which envoyauth.NewCodec
 // reads selectively: only what a CORS decision uses) and replies with the
 // shared *PreEncoded when there is one; interceptors always get the
-// *authv3.CheckResponse, fully decoded, as with the generated handler.
+// *authv3.CheckRequest, fully decoded, and reply with the
+// *authv3.CheckResponse, as with the generated handler. Nothing else the
+// service does needs more than the request view (debug records and the
+// shadow policy read the view too), so the whole message is decoded only
+// when an interceptor is installed.
 func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 	s := srv.(*Service)
 	if interceptor == nil {
