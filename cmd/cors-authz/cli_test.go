@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/cors-authz/cors-authz/internal/buildinfo"
 	"github.com/cors-authz/cors-authz/pkg/check"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
@@ -125,6 +126,38 @@ func TestCheckCommand(t *testing.T) {
 		}
 		if tt.not != "" && strings.Contains(out, tt.not) {
 			t.Errorf("%v: output has %q:\n%s", tt.args, tt.not, out)
+		}
+	}
+}
+
+// version prints the version stamped at link time (main.version) and the
+// build's revision and Go version, as cors_authz_build_info exports them.
+func TestVersion(t *testing.T) {
+	info := buildinfo.Read(version)
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{[]string{"version"}, 0, "cors-authz " + version + "\nrevision: " + info.Revision + "\ngo: " + info.GoVersion + "\n", ""},
+		{[]string{"version", "-h"}, 0, "", "usage: cors-authz version"},
+		{[]string{"version", "--json"}, 2, "", `unexpected argument "--json"`},
+	}
+	for _, tt := range tests {
+		code, out, errs := runCLI(tt.args...)
+		if code != tt.code || out != tt.stdout || !strings.Contains(errs, tt.stderr) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d, %q, %q", tt.args, code, out, errs, tt.code, tt.stdout, tt.stderr)
+		}
+	}
+	if !strings.HasPrefix(info.GoVersion, "go") || info.Revision == "" {
+		t.Errorf("build info %+v", info)
+	}
+	// The usage lists every command main dispatches.
+	_, _, usageText := runCLI("help")
+	for name := range commands() {
+		if !strings.Contains(usageText, "\n  "+name+" ") {
+			t.Errorf("usage does not list %q:\n%s", name, usageText)
 		}
 	}
 }

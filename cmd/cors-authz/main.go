@@ -6,6 +6,9 @@
 //	cors-authz serve    [flags]            run the Check service
 //	cors-authz validate FILE               check a policy file
 //	cors-authz explain  --config FILE ...  show the verdict for one request
+//	cors-authz diff     OLD NEW            compare two policy files
+//	cors-authz check    [flags]            send one CheckRequest to a running service
+//	cors-authz version                     print the build's version, revision and Go version
 //
 // main only wires things together: each subcommand lives in its own file.
 package main
@@ -17,6 +20,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/cors-authz/cors-authz/internal/buildinfo"
 )
 
 // command runs one subcommand and returns the process exit code.
@@ -69,7 +74,7 @@ commands:
   explain    show the class, verdict and exact response for one request
   diff       compare two policy files; flags changes that widen access
   check      send one Envoy-shaped CheckRequest to a running service
-  version    print the version
+  version    print the version, VCS revision and Go version of this build
 
 Run 'cors-authz <command> -h' for a command's flags.
 `)
@@ -78,7 +83,19 @@ Run 'cors-authz <command> -h' for a command's flags.
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func versionCmd(_ context.Context, _ []string, stdout, _ io.Writer) int {
-	fmt.Fprintln(stdout, "cors-authz", version)
+// versionCmd prints the build's identity, the same values serve exports as
+// cors_authz_build_info: the version on the first line, then the VCS
+// revision and the Go toolchain.
+func versionCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if args[0] == "-h" || args[0] == "--help" {
+			fmt.Fprintln(stderr, "usage: cors-authz version\n\nPrints the version, the VCS revision and the Go version of this build.")
+			return 0
+		}
+		fmt.Fprintf(stderr, "cors-authz version: unexpected argument %q\n", args[0])
+		return 2
+	}
+	info := buildinfo.Read(version)
+	fmt.Fprintf(stdout, "cors-authz %s\nrevision: %s\ngo: %s\n", info.Version, info.Revision, info.GoVersion)
 	return 0
 }

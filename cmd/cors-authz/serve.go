@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/cors-authz/cors-authz/internal/admin"
+	"github.com/cors-authz/cors-authz/internal/buildinfo"
 	"github.com/cors-authz/cors-authz/internal/reload"
 	"github.com/cors-authz/cors-authz/pkg/check"
 	"github.com/cors-authz/cors-authz/pkg/policy"
@@ -97,7 +98,14 @@ func newServer(cfg serveConfig, log *slog.Logger, hup <-chan os.Signal) (s *serv
 	}()
 
 	reg := admin.NewRegistry()
-	s.checks = check.New(check.Options{CacheSize: cfg.cacheSize, Logger: log, Registerer: reg, ShadowLogRate: cfg.shadowLogRate})
+	reg.MustRegister(buildinfo.Read(version).Collector())
+	s.checks = check.New(check.Options{
+		CacheSize:      cfg.cacheSize,
+		Logger:         log,
+		Registerer:     reg,
+		ShadowLogRate:  cfg.shadowLogRate,
+		RefusalLogRate: cfg.refusalLogRate,
+	})
 
 	// SIGHUP reloads every policy file: with a shadow policy file next to
 	// the enforced one, each watcher gets its own copy of the signal.

@@ -27,6 +27,8 @@ type serveConfig struct {
 	shadowConfig  string  // "" = no shadow policy
 	shadowLogRate float64 // disagreements logged per second at most; 0 = none
 
+	refusalLogRate float64 // refused cross-origin requests logged per second at most; 0 = none
+
 	grpcAddr       string // host:port, or unix:///path
 	adminAddr      string // host:port; "" disables the admin server
 	adminUI        bool   // the admin HTML page (/ and /explain?format=html)
@@ -58,9 +60,10 @@ func parseServeConfig(args []string, lookup func(string) (string, bool), stderr 
 	var c serveConfig
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by the caller
-	fs.StringVar(&c.configFile, "config", "", "policy `file` (YAML, version 1), live-reloaded; default: the embedded example policy")
-	fs.StringVar(&c.shadowConfig, "shadow-config", "", "shadow policy `file`: decided on every Check next to --config and never enforced; disagreements are counted and logged; live-reloaded")
+	fs.StringVar(&c.configFile, "config", "", "policy `file` (YAML, version 1), or a policy directory (policy.yaml plus team fragments, docs/policy.md), live-reloaded; default: the embedded example policy")
+	fs.StringVar(&c.shadowConfig, "shadow-config", "", "shadow policy `file` or directory: decided on every Check next to --config and never enforced; disagreements are counted and logged; live-reloaded")
 	fs.Float64Var(&c.shadowLogRate, "shadow-log-rate", 1, "log at most this many shadow disagreements per `second` (all are counted); 0 logs none")
+	fs.Float64Var(&c.refusalLogRate, "refusal-log-rate", 1, "log at most this many refused cross-origin requests (class, origin, reason) per `second` at info level; 0 logs none")
 	fs.StringVar(&c.grpcAddr, "grpc-addr", ":9001", "gRPC listen `address`: host:port, or unix:///path for a Unix socket")
 	fs.StringVar(&c.adminAddr, "admin-addr", ":9002", "admin HTTP listen `address` (/, /metrics, /healthz, /readyz, /policy, /shadow, /explain); empty disables it")
 	fs.BoolVar(&c.adminUI, "admin-ui", true, "serve the read-only admin HTML page on the admin port (/); false leaves only the JSON and text endpoints")
@@ -117,6 +120,8 @@ func (c *serveConfig) validate() error {
 		return errors.New("--grpc-addr must not be empty")
 	case !(c.shadowLogRate >= 0) || math.IsInf(c.shadowLogRate, 1):
 		return fmt.Errorf("--shadow-log-rate must be 0 (off) or a positive number, not %v", c.shadowLogRate)
+	case !(c.refusalLogRate >= 0) || math.IsInf(c.refusalLogRate, 1):
+		return fmt.Errorf("--refusal-log-rate must be 0 (off) or a positive number, not %v", c.refusalLogRate)
 	case c.cacheSize < 0:
 		return fmt.Errorf("--cache-size must be 0 or more, not %d", c.cacheSize)
 	case c.reloadDebounce <= 0:

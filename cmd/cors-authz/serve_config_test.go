@@ -19,7 +19,7 @@ func TestParseServeConfig(t *testing.T) {
 		grpcAddr: ":9001", adminAddr: ":9002", cacheSize: check.DefaultCacheSize,
 		logLevel: slog.LevelInfo, logFormat: "json",
 		reloadDebounce: 100 * time.Millisecond, shutdownTimeout: 10 * time.Second,
-		shadowLogRate: 1, adminUI: true,
+		shadowLogRate: 1, refusalLogRate: 1, adminUI: true,
 	}
 	with := func(f func(c *serveConfig)) serveConfig { c := defaults; f(&c); return c }
 	tests := []struct {
@@ -48,6 +48,10 @@ func TestParseServeConfig(t *testing.T) {
 		{name: "flag wins over env", args: []string{"--grpc-addr", "127.0.0.1:2", "--log-format=text"},
 			env:  map[string]string{"CORS_AUTHZ_GRPC_ADDR": "127.0.0.1:1", "CORS_AUTHZ_LOG_FORMAT": "bogus", "CORS_AUTHZ_CACHE_SIZE": "7"},
 			want: with(func(c *serveConfig) { c.grpcAddr, c.logFormat, c.cacheSize = "127.0.0.1:2", "text", 7 })},
+		{name: "refusal log rate", args: []string{"--refusal-log-rate", "0.5"}, want: with(func(c *serveConfig) { c.refusalLogRate = 0.5 })},
+		{name: "refusal log off by env", env: map[string]string{"CORS_AUTHZ_REFUSAL_LOG_RATE": "0"}, want: with(func(c *serveConfig) { c.refusalLogRate = 0 })},
+		{name: "negative refusal log rate", args: []string{"--refusal-log-rate", "-1"}, wantErr: "--refusal-log-rate"},
+		{name: "NaN refusal log rate", env: map[string]string{"CORS_AUTHZ_REFUSAL_LOG_RATE": "NaN"}, wantErr: "--refusal-log-rate"},
 		{name: "unrelated env ignored", env: map[string]string{"CORS_AUTHZ_NOPE": "x", "GRPC_ADDR": "x"}, want: defaults},
 
 		{name: "invalid env int", env: map[string]string{"CORS_AUTHZ_CACHE_SIZE": "many"}, wantErr: `invalid value "many" for environment variable CORS_AUTHZ_CACHE_SIZE`},

@@ -18,6 +18,7 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/cors-authz/cors-authz/internal/buildinfo"
 	"github.com/cors-authz/cors-authz/pkg/check"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
@@ -127,6 +128,19 @@ func TestServeAnswersChecks(t *testing.T) {
 	if p.metric("process_cpu_seconds_total") == "" || p.metric("go_goroutines") == "" {
 		t.Error("/metrics lacks the Go and process collectors")
 	}
+	// The policy and the build are identified.
+	if got := p.metric(`cors_authz_policy_info{role="enforced",sha256="` + p.policy().SHA256 + `"}`); got != "1" {
+		t.Errorf("policy_info{enforced, /policy's sha256} = %q, want 1", got)
+	}
+	info := buildinfo.Read(version)
+	if got := p.metric(`cors_authz_build_info{goversion="` + info.GoVersion + `",revision="` + info.Revision + `",version="` + info.Version + `"}`); got != "1" {
+		t.Errorf("build_info = %q, want 1", got)
+	}
+	// The refused origin is logged at the default level, with its reason.
+	rec, ok := p.logs.Find("check: origin refused")
+	if !ok || rec["origin"] != servePartnerB || rec["reason"] != "origin_not_allowed" || rec["class"] != "public-api" {
+		t.Errorf("refused-origin record %v", rec)
+	}
 }
 
 // Without --config the embedded example policy serves, and says so.
@@ -229,10 +243,19 @@ func TestServeConfigMapSwap(t *testing.T) {
 	if got := acaoFor(t, c, servePartnerA); got != servePartnerA {
 		t.Fatalf("ACAO %q", got)
 	}
+	first := p.policy().SHA256
 	swap("2026_03_01_10_05_00.2", servePolicy(servePartnerB))
 	waitFor(t, "the swapped policy", func() bool { return acaoFor(t, c, servePartnerB) == servePartnerB })
-	if v := p.policy(); v.Generation != 2 {
+	v := p.policy()
+	if v.Generation != 2 {
 		t.Errorf("generation %d, want 2", v.Generation)
+	}
+	// cors_authz_policy_info names the new sha256 only.
+	if got := p.metric(`cors_authz_policy_info{role="enforced",sha256="` + v.SHA256 + `"}`); got != "1" {
+		t.Errorf("policy_info of the new policy = %q, want 1", got)
+	}
+	if got := p.metric(`cors_authz_policy_info{role="enforced",sha256="` + first + `"}`); got != "" {
+		t.Errorf("policy_info of the replaced policy = %q, want no series", got)
 	}
 }
 

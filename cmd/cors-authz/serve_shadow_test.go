@@ -16,6 +16,7 @@ import (
 // shadowInfo reads /shadow.
 type shadowInfo struct {
 	Generation      uint64 `json:"generation"`
+	SHA256          string `json:"sha256"`
 	Source          string `json:"source"`
 	Checks          uint64 `json:"checks"`
 	LastReloadError *struct {
@@ -71,6 +72,12 @@ func TestServeShadow(t *testing.T) {
 	v := p.shadow()
 	if v.Generation != 1 || v.Source != shadowPath || v.Checks != 2 || v.LastReloadError != nil {
 		t.Errorf("/shadow = %+v", v)
+	}
+	// cors_authz_policy_info: one series per role, each the file's sha256.
+	for role, sha := range map[string]string{"enforced": p.policy().SHA256, "shadow": v.SHA256} {
+		if got := p.metric(`cors_authz_policy_info{role="` + role + `",sha256="` + sha + `"}`); got != "1" {
+			t.Errorf("policy_info{role=%q} = %q, want 1", role, got)
+		}
 	}
 
 	// Live reload: the shadow now equals the enforced policy.

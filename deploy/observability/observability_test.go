@@ -21,8 +21,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cors-authz/cors-authz/internal/admin"
+	"github.com/cors-authz/cors-authz/internal/buildinfo"
 	"github.com/cors-authz/cors-authz/internal/reload"
 	"github.com/cors-authz/cors-authz/pkg/check"
 	"github.com/cors-authz/cors-authz/pkg/policy"
@@ -52,6 +54,7 @@ var targetLabels = []string{"namespace", "pod", "instance", "job", "container", 
 func registeredMetrics(t *testing.T) map[string]*dto.MetricFamily {
 	t.Helper()
 	reg := admin.NewRegistry()
+	reg.MustRegister(buildinfo.Read("dev").Collector())
 	svc := check.New(check.Options{CacheSize: check.DefaultCacheSize, Registerer: reg})
 	file := filepath.Join(t.TempDir(), "policy.yaml")
 	if err := os.WriteFile(file, policy.DefaultYAML, 0o600); err != nil {
@@ -75,6 +78,12 @@ func registeredMetrics(t *testing.T) map[string]*dto.MetricFamily {
 		if _, err := svc.Check(context.Background(), req); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A refused origin (cors_authz_refusals_total's first series).
+	refused := proto.Clone(req).(*authv3.CheckRequest)
+	refused.Attributes.Request.Http.Headers["origin"] = "https://evil.example.net"
+	if _, err := svc.Check(context.Background(), refused); err != nil {
+		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -346,6 +355,18 @@ func TestMetricsReferencedAreExported(t *testing.T) {
 			t.Errorf("no rule uses %s", name)
 		}
 	}
+	// What issue 13 asks: the policy per pod, refusals by reason, unknown
+	// classes on the dashboard; drift and unknown classes alerted on.
+	for _, name := range []string{"cors_authz_policy_info", "cors_authz_refusals_total", "cors_authz_unknown_class_total", "cors_authz_build_info"} {
+		if !usedByDashboard[name] {
+			t.Errorf("the dashboard has no panel using %s", name)
+		}
+	}
+	for _, name := range []string{"cors_authz_policy_info", "cors_authz_unknown_class_total"} {
+		if !usedByRules[name] {
+			t.Errorf("no rule uses %s", name)
+		}
+	}
 	for name := range pendingMetrics {
 		if !usedByDashboard[name] && !usedByRules[name] {
 			t.Errorf("pendingMetrics lists %s, which nothing references any more: delete the entry", name)
@@ -476,9 +497,39 @@ func TestRulesShape(t *testing.T) {
 			}
 		}
 	}
-	for _, a := range []string{"CorsAuthzPolicyReloadFailing", "CorsAuthzDenialRateSpike", "CorsAuthzCheckLatencyHigh", "CorsAuthzShadowDisagreements"} {
+	for _, a := range []string{"CorsAuthzPolicyReloadFailing", "CorsAuthzDenialRateSpike", "CorsAuthzCheckLatencyHigh", "CorsAuthzShadowDisagreements",
+		"CorsAuthzPolicyDrift", "CorsAuthzUnknownClass", "CorsAuthzEnvoyFailingOpen", "CorsAuthzEnvoyCheckErrors"} {
 		if !alerts[a] {
 			t.Errorf("alert %s missing", a)
+		}
+	}
+	// Every alert has a promtool unit test in which it fires.
+	var tests struct {
+		Tests []struct {
+			AlertRuleTest []struct {
+				Alertname string `yaml:"alertname"`
+				ExpAlerts []any  `yaml:"exp_alerts"`
+			} `yaml:"alert_rule_test"`
+		} `yaml:"tests"`
+	}
+	b, err := os.ReadFile("testdata/rules_test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &tests); err != nil {
+		t.Fatal(err)
+	}
+	fires := map[string]bool{}
+	for _, tc := range tests.Tests {
+		for _, a := range tc.AlertRuleTest {
+			if len(a.ExpAlerts) > 0 {
+				fires[a.Alertname] = true
+			}
+		}
+	}
+	for a := range alerts {
+		if !fires[a] {
+			t.Errorf("alert %s has no case in testdata/rules_test.yaml in which it fires", a)
 		}
 	}
 }
@@ -551,6 +602,57 @@ func TestPendingMetricsStillPending(t *testing.T) {
 		if len(found) > 0 {
 			t.Errorf("%s (pending: %s) now appears in %v: register its collector in registeredMetrics and delete it from pendingMetrics",
 				name, p.why, found)
+		}
+	}
+}
+
+// metricsDoc is where every cors_authz_* metric is documented, with its
+// type and labels: the metrics table of docs/serve.md.
+const metricsDoc = "../../docs/serve.md"
+
+// TestMetricsDocumented: every cors_authz_* metric the binary exports has
+// a row in the metrics table of docs/serve.md, with its type.
+func TestMetricsDocumented(t *testing.T) {
+	doc, err := os.ReadFile(metricsDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{} // metric name → its row
+	nameRE := regexp.MustCompile("`(cors_authz_[a-z0-9_]+)[`{]")
+	for _, line := range strings.Split(string(doc), "\n") {
+		cells := strings.Split(line, " | ")
+		if !strings.HasPrefix(line, "| `cors_authz_") || len(cells) < 3 {
+			continue
+		}
+		for _, m := range nameRE.FindAllStringSubmatch(cells[0], -1) { // a row may name several metrics
+			rows[m[1]] = line
+		}
+	}
+	fams := registeredMetrics(t)
+	var names []string
+	for name := range fams {
+		if strings.HasPrefix(name, "cors_authz_") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	if len(names) < 12 {
+		t.Fatalf("only %d cors_authz_* families gathered: %v", len(names), names)
+	}
+	for _, name := range names {
+		row, ok := rows[name]
+		if !ok {
+			t.Errorf("%s is exported but has no row in the metrics table of %s", name, metricsDoc)
+			continue
+		}
+		typ := strings.ToLower(fams[name].GetType().String())
+		if !strings.Contains(row, "| "+typ+" |") {
+			t.Errorf("%s: its row in %s does not say %q:\n%s", name, metricsDoc, typ, row)
+		}
+		for l := range labelValues(fams[name]) {
+			if !strings.Contains(row, l) {
+				t.Errorf("%s: its row in %s does not name label %q", name, metricsDoc, l)
+			}
 		}
 	}
 }

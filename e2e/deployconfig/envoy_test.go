@@ -14,6 +14,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	filelogv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -47,6 +48,7 @@ var _ = []proto.Message{
 	(*extauthzv3.ExtAuthz)(nil),
 	(*extauthzv3.ExtAuthzPerRoute)(nil),
 	(*routerv3.Router)(nil),
+	(*filelogv3.FileAccessLog)(nil),
 	(*upstreamhttpv3.HttpProtocolOptions)(nil),
 }
 

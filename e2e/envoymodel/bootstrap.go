@@ -7,6 +7,7 @@ import (
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	filelogv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -27,8 +28,12 @@ const extAuthzFilter = "envoy.filters.http.ext_authz"
 // filter's settings. Cluster addresses are not read: upstream and
 // authzTarget name where the application and cors-authz really listen.
 //
+// The HCM's file access log, if any, becomes AccessLogFormat (the caller
+// sets AccessLog, the writer its lines go to).
+//
 // Settings the model cannot honour (other route matchers, virtual-host
-// level per-filter config, non-exact allowed_headers patterns) are errors,
+// level per-filter config, non-exact allowed_headers patterns, access logs
+// other than one unfiltered file logger with a text format) are errors,
 // so the model never silently differs from the file.
 func FromBootstrapYAML(data []byte, upstream, authzTarget string) (Config, error) {
 	js, err := yaml.YAMLToJSON(data)
@@ -93,6 +98,10 @@ func FromBootstrapYAML(data []byte, upstream, authzTarget string) (Config, error
 		}
 	}
 
+	if err := accessLogFrom(&hcm, &cfg); err != nil {
+		return Config{}, err
+	}
+
 	vhs := hcm.GetRouteConfig().GetVirtualHosts()
 	if len(vhs) == 0 {
 		return Config{}, errors.New("envoymodel: HCM has no inline route_config virtual host")
@@ -142,4 +151,35 @@ func routeFrom(r *routev3.Route) (Route, error) {
 		}
 	}
 	return rt, nil
+}
+
+// accessLogFrom reads the HCM's access log: one envoy.access_loggers.file
+// with log_format.text_format_source.inline_string (or text_format).
+func accessLogFrom(hcm *hcmv3.HttpConnectionManager, cfg *Config) error {
+	logs := hcm.GetAccessLog()
+	switch {
+	case len(logs) == 0:
+		return nil
+	case len(logs) > 1:
+		return errors.New("envoymodel: only one access log is modelled")
+	case logs[0].GetFilter() != nil:
+		return errors.New("envoymodel: access log filters are not modelled")
+	}
+	var fl filelogv3.FileAccessLog
+	if err := logs[0].GetTypedConfig().UnmarshalTo(&fl); err != nil {
+		return fmt.Errorf("envoymodel: access log %q: only the file access logger is modelled: %w", logs[0].GetName(), err)
+	}
+	lf := fl.GetLogFormat()
+	format := lf.GetTextFormatSource().GetInlineString()
+	if format == "" {
+		format = lf.GetTextFormat()
+	}
+	if format == "" || lf.GetOmitEmptyValues() || len(lf.GetFormatters()) > 0 {
+		return fmt.Errorf("envoymodel: access log %q: only log_format with a text format (inline), without omit_empty_values or formatters, is modelled", logs[0].GetName())
+	}
+	if _, err := parseLogFormat(format); err != nil {
+		return fmt.Errorf("envoymodel: access log %q: %w", logs[0].GetName(), err)
+	}
+	cfg.AccessLogFormat = format
+	return nil
 }

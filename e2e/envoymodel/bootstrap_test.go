@@ -1,6 +1,7 @@
 package envoymodel
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -39,6 +40,12 @@ func TestFromBootstrapYAMLShipped(t *testing.T) {
 	}
 	if !classes["public-api"] || !classes["internal"] {
 		t.Errorf("classes %v: want public-api and internal", classes)
+	}
+	// The access log prints cors-authz's decision (dynamic metadata).
+	for _, key := range []string{"class", "kind", "reason", "policy_sha256", "policy_generation"} {
+		if op := "%DYNAMIC_METADATA(envoy.filters.http.ext_authz:cors_authz:" + key + ")%"; !strings.Contains(cfg.AccessLogFormat, op) {
+			t.Errorf("the access log format lacks %s:\n%s", op, cfg.AccessLogFormat)
+		}
 	}
 	p, err := New(cfg)
 	if err != nil {
@@ -134,6 +141,65 @@ static_resources:
 		t.Run("refuses "+tt.name, func(t *testing.T) {
 			if _, err := FromBootstrapYAML([]byte(head+tt.routes+tail), "http://u", "t"); err == nil {
 				t.Error("accepted a setting the model cannot honour")
+			}
+		})
+	}
+	logHead := strings.Replace(head, "          stat_prefix: s\n", "          stat_prefix: s\n%s", 1)
+	accessLogs := []struct {
+		name, yaml, format string // format "": refused
+	}{
+		{"text_format_source", `
+          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: /dev/stdout
+              log_format: {text_format_source: {inline_string: "%RESPONSE_CODE%\n"}}
+`, "%RESPONSE_CODE%\n"},
+		{"text_format", `
+          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: /dev/stdout
+              log_format: {text_format: "%PROTOCOL%"}
+`, "%PROTOCOL%"},
+		{"json format", `
+          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: /dev/stdout
+              log_format: {json_format: {code: "%RESPONSE_CODE%"}}
+`, ""},
+		{"unmodelled operator", `
+          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: /dev/stdout
+              log_format: {text_format: "%UPSTREAM_HOST%"}
+`, ""},
+		{"filter", `
+          access_log:
+          - name: envoy.access_loggers.file
+            filter: {status_code_filter: {comparison: {op: GE, value: {default_value: 400, runtime_key: k}}}}
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: /dev/stdout
+              log_format: {text_format: "%PROTOCOL%"}
+`, ""},
+	}
+	for _, tt := range accessLogs {
+		t.Run("access log "+tt.name, func(t *testing.T) {
+			cfg, err := FromBootstrapYAML([]byte(fmt.Sprintf(logHead, strings.TrimPrefix(tt.yaml, "\n"))+okRoutes+tail), "http://u", "t")
+			switch {
+			case tt.format == "" && err == nil:
+				t.Errorf("accepted an access log the model cannot honour: %q", cfg.AccessLogFormat)
+			case tt.format != "" && err != nil:
+				t.Error(err)
+			case tt.format != "" && cfg.AccessLogFormat != tt.format:
+				t.Errorf("format %q, want %q", cfg.AccessLogFormat, tt.format)
 			}
 		})
 	}

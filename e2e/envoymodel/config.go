@@ -3,6 +3,7 @@ package envoymodel
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"time"
@@ -68,8 +69,21 @@ type Config struct {
 	// raw_value, not joined) instead of the headers map.
 	EncodeRawHeaders bool
 
+	// Filters are HTTP filters that may answer with a local reply (401,
+	// 403, 429), in chain order, each before or after ext_authz.
+	Filters []LocalReplyFilter
+
 	// OnCheck, when set, is called after each Check call.
 	OnCheck func(CheckEvent)
+
+	// AccessLogFormat is the HCM file access logger's text format
+	// (log_format.text_format_source.inline_string; see accesslog.go for
+	// the operators modelled). Empty: no access log.
+	AccessLogFormat string
+	// AccessLog receives one formatted line per downstream request when
+	// AccessLogFormat is set (Envoy writes them to the logger's path); nil
+	// discards them.
+	AccessLog io.Writer
 }
 
 // CheckEvent describes one ext_authz call and what the proxy did with it.
@@ -113,6 +127,7 @@ type compiled struct {
 	upstream *url.URL
 	path     PathOptions
 	allowed  map[string]bool // nil: all
+	logOps   []logOp         // nil: no access log
 }
 
 func compile(cfg Config) (*compiled, error) {
@@ -124,6 +139,11 @@ func compile(cfg Config) (*compiled, error) {
 	if cfg.AuthzTarget == "" {
 		errs = append(errs, errors.New("authz target is empty"))
 	}
+	for i, f := range cfg.Filters {
+		if f.Status < 200 || f.Status > 599 {
+			errs = append(errs, fmt.Errorf("filters[%d] (%s): status %d: want 200..599", i, f.Name, f.Status))
+		}
+	}
 	for i, r := range cfg.Routes {
 		switch {
 		case r.Path != "" && r.Prefix != "":
@@ -134,10 +154,20 @@ func compile(cfg Config) (*compiled, error) {
 			errs = append(errs, fmt.Errorf("routes[%d]: prefix %q must start with /", i, r.Prefix))
 		}
 	}
+	var ops []logOp
+	if cfg.AccessLogFormat != "" {
+		var err error
+		if ops, err = parseLogFormat(cfg.AccessLogFormat); err != nil {
+			errs = append(errs, err)
+		}
+		if cfg.AccessLog == nil {
+			ops = nil // validated, but nowhere to write
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	c := &compiled{Config: cfg, upstream: u, path: DefaultPathOptions()}
+	c := &compiled{Config: cfg, upstream: u, path: DefaultPathOptions(), logOps: ops}
 	if cfg.Path != nil {
 		c.path = *cfg.Path
 	}

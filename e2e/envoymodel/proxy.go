@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,7 @@ type Proxy struct {
 	authz     authv3.AuthorizationClient
 	transport *http.Transport
 	streamID  atomic.Uint64
+	logMu     sync.Mutex // one access log line at a time
 }
 
 // New validates cfg and prepares the ext_authz client (the connection is
@@ -59,12 +61,18 @@ func (p *Proxy) Close() error {
 	return p.conn.Close()
 }
 
-// ServeHTTP handles one downstream request as Envoy would.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP handles one downstream request as Envoy would, and logs it
+// when an access log is configured.
+func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	target := r.RequestURI
 	if r.URL.IsAbs() || target == "" || target[0] != '/' {
 		target = r.URL.RequestURI()
+	}
+	w := &statusWriter{ResponseWriter: rw}
+	si := &streamInfo{start: start, method: r.Method, path: target, protocol: protocolString(r), reqHdr: r.Header, respHdr: w.Header()}
+	if p.cfg.logOps != nil {
+		defer p.logAccess(w, si)
 	}
 
 	// HCM: path handling happens before routing and before any filter.
@@ -78,10 +86,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.localReply(w, r, nil, http.StatusTemporaryRedirect, "", nil)
 		return
 	}
+	si.path = path
 
 	// Router: no route is a 404, and ext_authz skips the check.
 	rt := p.cfg.route(path)
 	if rt == nil {
+		si.flags, si.details = "NR", "route_not_found"
 		p.localReply(w, r, nil, http.StatusNotFound, "", nil)
 		return
 	}
@@ -99,6 +109,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		d.scheme = "https"
 	}
+	si.d, si.reqHdr = d, d.header
 	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		d.local = la.String()
 	}
@@ -112,15 +123,30 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.header.Set("x-request-id", newUUID())
 	}
 
+	// Filters ahead of ext_authz decode first; their local replies never
+	// see a check.
+	if f := p.cfg.firstRejecting(d, true); f != nil {
+		p.filterReply(w, r, rt, f, nil)
+		return
+	}
+
 	var respAdd []*corev3.HeaderValueOption
 	if !rt.DisableExtAuthz {
 		ev := p.check(r.Context(), d, rt)
+		// Filter::onComplete: the dynamic metadata of an answer (OK or
+		// denied) goes to the ext_authz namespace; a transport error
+		// carries none.
+		if ev.Outcome == OutcomeOK || ev.Outcome == OutcomeDenied {
+			si.setMetadata(extAuthzMetadataNamespace, ev.Response.GetDynamicMetadata())
+		}
 		switch ev.Outcome {
 		case OutcomeDenied:
+			si.flags, si.details = "UAEX", "ext_authz_denied"
 			dr := ev.Response.GetDeniedResponse()
 			p.localReply(w, r, rt, ev.Status, dr.GetBody(), dr.GetHeaders())
 			return
 		case OutcomeError:
+			si.flags, si.details = "UAEX", "ext_authz_error"
 			er := ev.Response.GetErrorResponse() // nil unless the service sent one
 			p.localReply(w, r, rt, ev.Status, er.GetBody(), er.GetHeaders())
 			return
@@ -135,7 +161,23 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			respAdd = ok.GetResponseHeadersToAdd()
 		}
 	}
-	p.forward(w, r, d, rt, respAdd)
+	// Filters after ext_authz: their local replies run through ext_authz's
+	// encodeHeaders too, with what the check stored.
+	if f := p.cfg.firstRejecting(d, false); f != nil {
+		p.filterReply(w, r, rt, f, respAdd)
+		return
+	}
+	p.forward(w, r, d, rt, respAdd, si)
+}
+
+// logAccess writes the access log line of a finished request.
+func (p *Proxy) logAccess(w *statusWriter, si *streamInfo) {
+	si.end = time.Now()
+	si.code = w.code
+	line := formatLine(p.cfg.logOps, si)
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	_, _ = io.WriteString(p.cfg.AccessLog, line)
 }
 
 // check calls the ext_authz service and classifies the result
@@ -178,7 +220,7 @@ func (p *Proxy) check(ctx context.Context, d *downstream, rt *Route) CheckEvent 
 
 // forward sends the request upstream and relays the response, with the
 // route's header removal and then ext_authz's response_headers_to_add.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *downstream, rt *Route, respAdd []*corev3.HeaderValueOption) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *downstream, rt *Route, respAdd []*corev3.HeaderValueOption, si *streamInfo) {
 	u := *p.cfg.upstream
 	u.Path, u.RawPath, u.RawQuery = "", "", ""
 	out, err := http.NewRequestWithContext(r.Context(), d.method, u.String(), r.Body)
@@ -198,8 +240,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *downstream, r
 	}
 	resp, err := p.transport.RoundTrip(out)
 	if err != nil {
-		p.localReply(w, r, rt, http.StatusServiceUnavailable,
-			"upstream connect error or disconnect/reset before headers", nil)
+		// The router's local reply goes through every encoder filter,
+		// ext_authz's included (see filterReply).
+		p.filterReply(w, r, rt, &LocalReplyFilter{Name: "router", Status: http.StatusServiceUnavailable,
+			Body: "upstream connect error or disconnect/reset before headers"}, respAdd)
 		return
 	}
 	defer resp.Body.Close()
@@ -218,6 +262,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *downstream, r
 	}
 	applyResponseHeadersToAdd(h, respAdd)
 	h.Set("server", "envoy")
+	si.details = "via_upstream"
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
 }

@@ -8,12 +8,19 @@ package checktest
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
+	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
 // Answer is what Envoy does with a CheckResponse, in comparable form.
@@ -49,6 +56,14 @@ func (a Answer) String() string {
 //   - A 403 grants nothing: it carries no Access-Control-Allow-* header.
 //   - The request is never changed: no ok_response.headers_to_remove or
 //     query parameter mutations.
+//   - dynamic_metadata names the decision (see pkg/envoyauth, decision
+//     metadata): only the key cors_authz, a struct of exactly the string
+//     fields class (non-empty), kind (not_cors, same_origin, actual,
+//     preflight), reason (a lower-case word), policy_sha256 (12 lower-case
+//     hex digits, empty only at generation 0) and policy_generation
+//     (decimal). It agrees with the answer: a 204 is an allowed preflight;
+//     a 403 refuses a cross-origin request (kind actual or preflight, a
+//     refusal reason); a granted ACAO answers a cross-origin actual request.
 func AssertResponse(t testing.TB, resp *authv3.CheckResponse) Answer {
 	t.Helper()
 	if resp == nil || resp.GetStatus() == nil {
@@ -128,7 +143,67 @@ func AssertResponse(t testing.TB, resp *authv3.CheckResponse) Answer {
 		t.Errorf("%d Access-Control-Allow-Origin headers, want at most 1", acao)
 	}
 	a.Headers = strings.Join(lines, "; ")
+	assertDecision(t, resp, a, acao > 0)
 	return a
+}
+
+var (
+	reasonRE = regexp.MustCompile(`^[a-z][a-z_]*$`)
+	shortRE  = regexp.MustCompile(`^[0-9a-f]{` + strconv.Itoa(envoyauth.ShortSHA256Len) + `}$`)
+	digitsRE = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
+)
+
+// assertDecision checks resp's decision metadata (AssertResponse's last
+// rule); a is the answer, acao whether it grants an origin.
+func assertDecision(t testing.TB, resp *authv3.CheckResponse, a Answer, acao bool) {
+	t.Helper()
+	md := resp.GetDynamicMetadata().GetFields()
+	if len(md) != 1 || md[envoyauth.MetadataKey].GetStructValue() == nil {
+		t.Errorf("dynamic_metadata %v: want exactly the struct %q", resp.GetDynamicMetadata(), envoyauth.MetadataKey)
+		return
+	}
+	fields := md[envoyauth.MetadataKey].GetStructValue().GetFields()
+	want := []string{envoyauth.MetadataClass, envoyauth.MetadataKind, envoyauth.MetadataReason, envoyauth.MetadataPolicySHA256, envoyauth.MetadataPolicyGeneration}
+	d := map[string]string{}
+	for _, k := range want {
+		v, ok := fields[k].GetKind().(*structpb.Value_StringValue)
+		if !ok {
+			t.Errorf("decision metadata %s = %v: want a string", k, fields[k])
+			continue
+		}
+		d[k] = v.StringValue
+	}
+	if len(fields) != len(want) {
+		t.Errorf("decision metadata has %d fields, want %v: %v", len(fields), want, fields)
+	}
+	class, kind, reason := d[envoyauth.MetadataClass], d[envoyauth.MetadataKind], d[envoyauth.MetadataReason]
+	sum, gen := d[envoyauth.MetadataPolicySHA256], d[envoyauth.MetadataPolicyGeneration]
+	if class == "" || invalidByte(class) >= 0 {
+		t.Errorf("decision class %.100q: want a non-empty class name", class)
+	}
+	kinds := []string{policy.NotCORS.String(), policy.SameOrigin.String(), policy.Actual.String(), policy.Preflight.String()}
+	if !slices.Contains(kinds, kind) {
+		t.Errorf("decision kind %q: want one of %v", kind, kinds)
+	}
+	if !reasonRE.MatchString(reason) {
+		t.Errorf("decision reason %.100q: want a lower-case word", reason)
+	}
+	if !digitsRE.MatchString(gen) {
+		t.Errorf("decision policy_generation %q: want a decimal number", gen)
+	}
+	if !shortRE.MatchString(sum) && (sum != "" || gen != "0") {
+		t.Errorf("decision policy_sha256 %q (generation %s): want %d lower-case hex digits", sum, gen, envoyauth.ShortSHA256Len)
+	}
+	crossOrigin := kind == policy.Actual.String() || kind == policy.Preflight.String()
+	granted := reason == string(policy.ReasonOriginAllowed) || reason == string(policy.ReasonPreflightAllowed)
+	switch {
+	case a.HTTP == 204 && (kind != policy.Preflight.String() || reason != string(policy.ReasonPreflightAllowed)):
+		t.Errorf("204 answer with decision kind %q reason %q: want an allowed preflight", kind, reason)
+	case a.HTTP == 403 && (!crossOrigin || granted):
+		t.Errorf("403 answer with decision kind %q reason %q: want a refused cross-origin request", kind, reason)
+	case a.Code == codes.OK && acao && kind != policy.Actual.String():
+		t.Errorf("forwarded answer grants an origin with decision kind %q: want actual", kind)
+	}
 }
 
 // invalidByte returns the index of the first byte of s that is neither
@@ -167,6 +242,15 @@ func Reflects(resp *authv3.CheckResponse, s string) bool {
 	for _, hs := range [][]*corev3.HeaderValueOption{responseHeaders(resp), resp.GetOkResponse().GetHeaders()} {
 		for _, o := range hs {
 			if strings.Contains(o.GetHeader().GetKey(), s) || strings.Contains(o.GetHeader().GetValue(), s) {
+				return true
+			}
+		}
+	}
+	// The decision metadata ends up in access logs: no request bytes
+	// there either.
+	if d, ok := envoyauth.DecisionOf(resp); ok {
+		for k, v := range d {
+			if strings.Contains(k, s) || strings.Contains(v, s) {
 				return true
 			}
 		}

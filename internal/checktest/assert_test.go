@@ -13,7 +13,12 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
+	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
 // recorder is a testing.TB that collects what AssertResponse reports.
@@ -40,20 +45,47 @@ const (
 	appendAdd = corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD
 )
 
+// decision is valid decision metadata for a generation-3 policy.
+func decision(kind policy.Kind, reason policy.Reason) *structpb.Struct {
+	return envoyauth.Metadata(envoyauth.Decision{Class: "public-api", Kind: kind, Reason: reason,
+		SHA256: "3f1c0e5a9b2d7788aa00bb11cc22dd33ee44ff5566778899aabbccddeeff0011", Generation: 3})
+}
+
+// okResp is a forwarded answer to an allowed actual request.
 func okResp(hs ...*corev3.HeaderValueOption) *authv3.CheckResponse {
 	return &authv3.CheckResponse{
-		Status:       &rpcstatus.Status{Code: int32(codes.OK)},
-		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{ResponseHeadersToAdd: hs}},
+		Status:          &rpcstatus.Status{Code: int32(codes.OK)},
+		HttpResponse:    &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{ResponseHeadersToAdd: hs}},
+		DynamicMetadata: decision(policy.Actual, policy.ReasonOriginAllowed),
 	}
 }
 
+// deniedResp is an answered preflight: allowed for 204, refused otherwise.
 func deniedResp(status int, hs ...*corev3.HeaderValueOption) *authv3.CheckResponse {
+	md := decision(policy.Preflight, policy.ReasonOriginNotAllowed)
+	if status == 204 {
+		md = decision(policy.Preflight, policy.ReasonPreflightAllowed)
+	}
 	return &authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(codes.PermissionDenied)},
 		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
 			Status: &typev3.HttpStatus{Code: typev3.StatusCode(status)}, Headers: hs,
 		}},
+		DynamicMetadata: md,
 	}
+}
+
+// withDecision returns resp with the decision field k set to v ("" with
+// del: removed).
+func withDecision(resp *authv3.CheckResponse, k string, v *structpb.Value) *authv3.CheckResponse {
+	inner := proto.Clone(resp.GetDynamicMetadata().GetFields()[envoyauth.MetadataKey].GetStructValue()).(*structpb.Struct)
+	if v == nil {
+		delete(inner.Fields, k)
+	} else {
+		inner.Fields[k] = v
+	}
+	resp.DynamicMetadata = &structpb.Struct{Fields: map[string]*structpb.Value{envoyauth.MetadataKey: structpb.NewStructValue(inner)}}
+	return resp
 }
 
 func TestAssertResponse(t *testing.T) {
@@ -135,7 +167,50 @@ func TestAssertResponse(t *testing.T) {
 			Status: &rpcstatus.Status{},
 			HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
 				HeadersToRemove: []string{"cookie"}}},
+			DynamicMetadata: decision(policy.Actual, policy.ReasonOriginAllowed),
 		}, Answer{Code: codes.OK}, "mutates the request"},
+
+		// Decision metadata.
+		{"before a policy is loaded", func() *authv3.CheckResponse {
+			r := okResp()
+			r.DynamicMetadata = envoyauth.Metadata(envoyauth.Decision{Class: "default-deny", Kind: policy.NotCORS, Reason: "no_policy"})
+			return r
+		}(), Answer{Code: codes.OK}, ""},
+		{"no metadata", func() *authv3.CheckResponse { r := okResp(); r.DynamicMetadata = nil; return r }(), Answer{Code: codes.OK}, "want exactly the struct"},
+		{"another key", func() *authv3.CheckResponse {
+			r := okResp()
+			r.DynamicMetadata.Fields["other"] = structpb.NewStringValue("x")
+			return r
+		}(), Answer{Code: codes.OK}, "want exactly the struct"},
+		{"missing field", withDecision(okResp(), envoyauth.MetadataReason, nil), Answer{Code: codes.OK}, "reason"},
+		{"extra field", withDecision(okResp(), "origin", structpb.NewStringValue(origin)), Answer{Code: codes.OK}, "6 fields"},
+		{"number field", withDecision(okResp(), envoyauth.MetadataPolicyGeneration, structpb.NewNumberValue(3)), Answer{Code: codes.OK}, "want a string"},
+		{"empty class", withDecision(okResp(), envoyauth.MetadataClass, structpb.NewStringValue("")), Answer{Code: codes.OK}, "class"},
+		{"unknown kind", withDecision(okResp(), envoyauth.MetadataKind, structpb.NewStringValue("cors")), Answer{Code: codes.OK}, "kind"},
+		{"reason not a word", withDecision(okResp(), envoyauth.MetadataReason, structpb.NewStringValue("header_not_allowed: x-a")), Answer{Code: codes.OK}, "reason"},
+		{"generation not a number", withDecision(okResp(), envoyauth.MetadataPolicyGeneration, structpb.NewStringValue("3.0")), Answer{Code: codes.OK}, "policy_generation"},
+		{"full sha256", withDecision(okResp(), envoyauth.MetadataPolicySHA256, structpb.NewStringValue(strings.Repeat("a", 64))), Answer{Code: codes.OK}, "policy_sha256"},
+		{"no sha256 at generation 3", withDecision(okResp(), envoyauth.MetadataPolicySHA256, structpb.NewStringValue("")), Answer{Code: codes.OK}, "policy_sha256"},
+		{"204 not an allowed preflight", func() *authv3.CheckResponse {
+			r := deniedResp(204)
+			r.DynamicMetadata = decision(policy.Preflight, policy.ReasonOriginNotAllowed)
+			return r
+		}(), Answer{codes.PermissionDenied, 204, ""}, "want an allowed preflight"},
+		{"403 says allowed", func() *authv3.CheckResponse {
+			r := deniedResp(403)
+			r.DynamicMetadata = decision(policy.Preflight, policy.ReasonPreflightAllowed)
+			return r
+		}(), Answer{codes.PermissionDenied, 403, ""}, "want a refused cross-origin request"},
+		{"403 to a request without Origin", func() *authv3.CheckResponse {
+			r := deniedResp(403)
+			r.DynamicMetadata = decision(policy.NotCORS, policy.ReasonNotCORS)
+			return r
+		}(), Answer{codes.PermissionDenied, 403, ""}, "want a refused cross-origin request"},
+		{"ACAO for a non-CORS request", func() *authv3.CheckResponse {
+			r := okResp(hdr("access-control-allow-origin", origin, overwrite))
+			r.DynamicMetadata = decision(policy.NotCORS, policy.ReasonNotCORS)
+			return r
+		}(), Answer{codes.OK, 0, "access-control-allow-origin: " + origin}, "want actual"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,6 +260,8 @@ func TestHeaderValueAndReflects(t *testing.T) {
 		{denied, "x-token", true},
 		{denied, "partner", false},
 		{withReq, "marker-42", true},
+		{withDecision(okResp(), envoyauth.MetadataClass, structpb.NewStringValue("marker-77")), "marker-77", true}, // the decision metadata
+		{resp, "origin_allowed", true},
 		{nil, "x", false},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,8 @@
 package check
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cors-authz/cors-authz/pkg/policy"
@@ -78,6 +80,10 @@ const (
 	metricEntries    = "cors_authz_cache_entries"
 	metricGeneration = "cors_authz_policy_generation"
 
+	metricPolicyInfo   = "cors_authz_policy_info"
+	metricUnknownClass = "cors_authz_unknown_class_total"
+	metricRefusals     = "cors_authz_refusals_total"
+
 	metricShadowChecks        = "cors_authz_shadow_checks_total"
 	metricShadowDisagreements = "cors_authz_shadow_disagreements_total"
 	metricShadowGeneration    = "cors_authz_shadow_policy_generation"
@@ -98,6 +104,9 @@ type metrics struct {
 	misses     prometheus.Counter
 	generation prometheus.Gauge
 	entries    prometheus.GaugeFunc
+	info       *prometheus.GaugeVec
+	unknown    prometheus.Counter
+	refusals   *prometheus.CounterVec
 
 	shadowChecks     prometheus.Counter
 	disagreements    *prometheus.CounterVec
@@ -133,6 +142,18 @@ func newMetrics(reg prometheus.Registerer, entries func() float64) *metrics {
 			Name: metricEntries,
 			Help: "Entries in the verdict cache of the policy in use.",
 		}, entries),
+		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: metricPolicyInfo,
+			Help: "Always 1, one series per policy in use: role enforced (the policy Checks are answered with) or shadow (serve --shadow-config), sha256 of the policy file's bytes. Replicas serving the same file show the same sha256.",
+		}, []string{"role", "sha256"}),
+		unknown: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: metricUnknownClass,
+			Help: "Checks whose cors_class context extension names no class of the enforced policy (answered with its fallback class: default deny).",
+		}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricRefusals,
+			Help: "Cross-origin requests refused (verdicts denied, rejected and preflight_denied of cors_authz_checks_total), by class and the verdict's reason.",
+		}, []string{"class", "reason"}),
 		shadowChecks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: metricShadowChecks,
 			Help: "Checks also decided under the shadow policy (serve --shadow-config), which is never enforced.",
@@ -148,7 +169,7 @@ func newMetrics(reg prometheus.Registerer, entries func() float64) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.checks, m.duration, m.hits, m.misses, m.generation, m.entries,
-			m.shadowChecks, m.disagreements, m.shadowGeneration)
+			m.info, m.unknown, m.refusals, m.shadowChecks, m.disagreements, m.shadowGeneration)
 	}
 	return m
 }
@@ -171,4 +192,78 @@ func (m *metrics) disagreementCounters(class string) (cs [numKinds]prometheus.Co
 		cs[d] = m.disagreements.WithLabelValues(class, d.String())
 	}
 	return cs
+}
+
+// Roles of cors_authz_policy_info.
+const (
+	roleEnforced = "enforced"
+	roleShadow   = "shadow"
+)
+
+// setPolicyInfo publishes the policy of one role: its series at 1, and the
+// series of the policy it replaces (prev, its sha256; "" for none) gone.
+// The new series is set before the old one is deleted, so a scrape never
+// sees a role without a policy while one is in use. sha256 "" clears the
+// role. The caller serialises calls per role.
+func (m *metrics) setPolicyInfo(role, prev, sha256 string) {
+	if sha256 != "" {
+		m.info.WithLabelValues(role, sha256).Set(1)
+	}
+	if prev != "" && prev != sha256 {
+		m.info.DeleteLabelValues(role, prev)
+	}
+}
+
+// refusalReasons are the reason label values of cors_authz_refusals_total:
+// the reasons of the policy's refused verdicts. A reason the policy adds
+// later is counted as reasonOther until it is listed here
+// (TestRefusalReasonsCoverPolicy).
+var refusalReasons = [...]policy.Reason{
+	policy.ReasonOriginNotAllowed,
+	policy.ReasonOriginInvalid,
+	policy.ReasonMethodNotAllowed,
+	policy.ReasonMethodInvalid,
+	policy.ReasonHeaderNotAllowed,
+	policy.ReasonHeadersInvalid,
+	policy.ReasonPrivateNetwork,
+	policy.ReasonUnknownClass,
+	policy.ReasonNoClass,
+	policy.ReasonCrossOriginInternal,
+	policy.ReasonMethodMissing,
+	policy.ReasonPathAmbiguous,
+}
+
+// numRefusalSlots counts refusalReasons and the "other" slot after them.
+const numRefusalSlots = len(refusalReasons) + 1
+
+const reasonOther = "other"
+
+// refusalSlot returns r's index in refusalReasons, or that of "other".
+func refusalSlot(r policy.Reason) int {
+	for i, x := range refusalReasons {
+		if x == r {
+			return i
+		}
+	}
+	return len(refusalReasons)
+}
+
+// refusalCounters are one class's cors_authz_refusals_total children,
+// created on first use so that only reasons seen get a series.
+type refusalCounters [numRefusalSlots]atomic.Pointer[prometheus.Counter]
+
+// refusal counts one refusal of class label for reason r.
+func (m *metrics) refusal(rc *refusalCounters, label string, r policy.Reason) {
+	i := refusalSlot(r)
+	p := rc[i].Load()
+	if p == nil {
+		name := reasonOther
+		if i < len(refusalReasons) {
+			name = string(refusalReasons[i])
+		}
+		c := m.refusals.WithLabelValues(label, name)
+		p = &c
+		rc[i].Store(p) // a racing store holds the same child
+	}
+	(*p).Inc()
 }

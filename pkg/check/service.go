@@ -14,10 +14,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,7 +46,18 @@ type Options struct {
 	// logged at most (every one is counted); 0 (or less) logs none.
 	// `cors-authz serve` uses 1 unless told otherwise (--shadow-log-rate).
 	ShadowLogRate float64
+	// RefusalLogRate is how many refused cross-origin requests per second
+	// are logged at info level at most (class, kind, origin, reason); 0
+	// (or less) logs none. `cors-authz serve` uses 1 unless told
+	// otherwise (--refusal-log-rate).
+	RefusalLogRate float64
 }
+
+// unknownClassLogRate is how many Checks naming an unknown cors_class are
+// logged per second at most (every one is counted in
+// cors_authz_unknown_class_total): a mistyped route keeps saying so,
+// without a record per request.
+const unknownClassLogRate = 0.1
 
 // Service answers Envoy's Check calls. It implements
 // authv3.AuthorizationServer. Use New; the zero value is not usable.
@@ -64,6 +77,9 @@ type Service struct {
 	sh        *shadowSnap
 	shGen     uint64
 	shadowLog *sampler // nil: disagreements are not logged
+
+	refusalLog *sampler // nil: refused origins are not logged
+	unknownLog *sampler
 }
 
 var _ authv3.AuthorizationServer = (*Service)(nil)
@@ -76,7 +92,13 @@ const emptyPolicyYAML = "version: 1\nclasses: []\n"
 // New returns a Service. Until SetPolicy is called it is not Ready, and
 // answers every Check with the default deny of a policy with no classes.
 func New(opts Options) *Service {
-	s := &Service{log: opts.Logger, cacheSize: opts.CacheSize, shadowLog: newSampler(opts.ShadowLogRate)}
+	s := &Service{
+		log:        opts.Logger,
+		cacheSize:  opts.CacheSize,
+		shadowLog:  newSampler(opts.ShadowLogRate),
+		refusalLog: newSampler(opts.RefusalLogRate),
+		unknownLog: newSampler(unknownClassLogRate),
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -111,8 +133,9 @@ func (s *Service) SetPolicy(p *policy.Policy) (generation uint64) {
 	if s.sh != nil {
 		snap.shadow.Store(s.newShadowPair(snap))
 	}
-	s.cur.Store(snap)
+	prev := s.cur.Swap(snap)
 	s.m.generation.Set(float64(s.gen))
+	s.m.setPolicyInfo(roleEnforced, prev.sha256(), p.SHA256())
 	s.log.Info("check: policy in use", "generation", s.gen, "source", p.Source(), "sha256", p.SHA256(), "classes", len(p.Classes()))
 	return s.gen
 }
@@ -196,14 +219,17 @@ func (s *Service) decide(ctx context.Context, start time.Duration, rp *policy.Re
 	r := *rp
 	if !ok {
 		s.record(ctx, start, snap, &snap.classes[0], outMalformed, policy.NotCORS, reasonMalformed, "", false)
-		return snap.noHeaders.Response(), &snap.noHeaders
+		return snap.malformed.Response(), &snap.malformed
 	}
 	if snap.pol == nil {
 		s.record(ctx, start, snap, &snap.classes[0], outNoPolicy, policy.NotCORS, reasonNoPolicy, "", false)
-		return snap.noHeaders.Response(), &snap.noHeaders
+		return snap.noPolicy.Response(), &snap.noPolicy
 	}
 
 	rt := snap.pol.Classify(&r)
+	if rt.Selection == policy.ByDefault && rt.Hint != "" {
+		s.unknownClass(ctx, snap, &rt)
+	}
 	cs := snap.classState(rt.Class)
 	sp := snap.shadow.Load() // nil without a shadow policy
 
@@ -245,14 +271,21 @@ func (s *Service) decide(ctx context.Context, start time.Duration, rp *policy.Re
 		resp *authv3.CheckResponse
 		pre  *envoyauth.PreEncoded
 	)
+	md := cs.meta.get(snap, cs, v.Kind, v.Reason)
 	switch {
 	case static:
-		resp, pre = cs.statics.get(&v)
+		resp, pre = cs.statics.get(&v, md)
 	case key != nil:
-		pre = snap.cache.addMemo(key, envoyauth.Response(&v), out, v.Reason, memo)
+		pre = snap.cache.addMemo(key, envoyauth.ResponseWithMetadata(&v, md), out, v.Reason, memo)
 		resp = pre.Response()
 	default:
-		resp = envoyauth.Response(&v)
+		resp = envoyauth.ResponseWithMetadata(&v, md)
+	}
+	if !v.Allowed {
+		s.m.refusal(&cs.refusals, cs.label, v.Reason)
+		if s.refusalLog != nil {
+			s.logRefusal(ctx, snap, cs, &r, &v)
+		}
 	}
 	s.record(ctx, start, snap, cs, out, v.Kind, v.Reason, v.Detail, false)
 	return resp, pre
@@ -308,6 +341,63 @@ func (s *Service) record(ctx context.Context, start time.Duration, snap *snapsho
 	}
 }
 
+// unknownClass counts a Check whose cors_class names no class of snap's
+// policy and logs it, rate-limited, as a warning: the route's Envoy
+// configuration names a class the policy does not have (a typo, or a class
+// removed from the policy), and every request on it gets the fallback's
+// default deny.
+func (s *Service) unknownClass(ctx context.Context, snap *snapshot, rt *policy.Route) {
+	s.m.unknown.Inc()
+	if !s.unknownLog.allow(int64(monotonic())) {
+		return
+	}
+	s.log.LogAttrs(ctx, slog.LevelWarn, "check: cors_class names no class of the policy; answering with the fallback class",
+		slog.String("cors_class", clip(rt.Hint)),
+		slog.String("class", snap.classes[0].label),
+		slog.Uint64("generation", snap.Generation),
+		slog.Uint64("unlogged_since_last", s.unknownLog.takeSuppressed()),
+	)
+}
+
+// logRefusal logs a refused cross-origin request at info level, at most
+// RefusalLogRate times per second: "why is my partner's origin blocked" is
+// answered from the default logs. The origin and path are request bytes:
+// they are clipped, and slog's handlers quote and escape them.
+func (s *Service) logRefusal(ctx context.Context, snap *snapshot, cs *classState, r *policy.Request, v *policy.Verdict) {
+	if !s.refusalLog.allow(int64(monotonic())) {
+		return
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "check: origin refused",
+		slog.String("class", cs.label),
+		slog.String("kind", v.Kind.String()),
+		slog.String("origin", clip(r.Origin)),
+		slog.String("method", clip(r.Method)),
+		slog.String("host", clip(r.Host)),
+		slog.String("path", clip(r.Path)),
+		slog.String("reason", string(v.Reason)),
+		slog.String("detail", clip(v.Detail)),
+		slog.Uint64("generation", snap.Generation),
+		slog.Uint64("unlogged_since_last", s.refusalLog.takeSuppressed()),
+	)
+}
+
+// maxLogValue bounds a request-derived value in a log record: a hostile
+// 1 MiB Origin is logged as its first bytes and its length.
+const maxLogValue = 256
+
+// clip returns v, or its first maxLogValue bytes (cut at a rune boundary)
+// and its length.
+func clip(v string) string {
+	if len(v) <= maxLogValue {
+		return v
+	}
+	n := maxLogValue
+	for n > 0 && !utf8.RuneStart(v[n]) {
+		n--
+	}
+	return v[:n] + "…(" + strconv.Itoa(len(v)) + " bytes)"
+}
+
 // epoch anchors monotonic.
 var epoch = time.Now()
 
@@ -327,10 +417,10 @@ type snapshot struct {
 	// classes[0] is the fallback class; classes[i+1] is pol.Classes()[i].
 	classes []classState
 
-	// noHeaders answers requests that cannot be decided (no HTTP
-	// attributes, or no policy): forward with no CORS headers, which is
-	// the CORS default deny.
-	noHeaders envoyauth.PreEncoded
+	// malformed and noPolicy answer requests that cannot be decided (no
+	// HTTP attributes; no policy): forward with no CORS headers, which is
+	// the CORS default deny. Their metadata says why.
+	malformed, noPolicy envoyauth.PreEncoded
 
 	// shadow is the shadow policy paired with this snapshot, nil when
 	// none is set (SetShadow replaces it).
@@ -344,7 +434,9 @@ type classState struct {
 	class    *policy.Class
 	label    string
 	counters [numOutcomes]prometheus.Counter
+	refusals refusalCounters
 	statics  staticResponses
+	meta     metadataCache
 }
 
 // fallbackLabel is the class label of requests answered without a policy;
@@ -357,7 +449,7 @@ func (s *Service) newSnapshot(p *policy.Policy, gen uint64, at time.Time) *snaps
 		Snapshot: policy.Snapshot{Policy: p, Generation: gen, LoadedAt: at},
 		pol:      p,
 	}
-	snap.noHeaders.Init(envoyauth.Response(&policy.Verdict{Kind: policy.NotCORS, Allowed: true}))
+	defer snap.initUndecided()
 	if p == nil {
 		snap.classes = []classState{{label: fallbackLabel, counters: s.m.counters(fallbackLabel)}}
 		return snap
@@ -374,6 +466,29 @@ func (s *Service) newSnapshot(p *policy.Policy, gen uint64, at time.Time) *snaps
 		snap.classes[i+1] = classState{idx: i + 1, class: c, label: c.Name, counters: s.m.counters(c.Name)}
 	}
 	return snap
+}
+
+// initUndecided builds the answers to requests that cannot be decided:
+// forward with no CORS headers (the CORS default deny), labelled with the
+// fallback class and the reason.
+func (snap *snapshot) initUndecided() {
+	fwd := policy.Verdict{Kind: policy.NotCORS, Allowed: true}
+	cs := &snap.classes[0]
+	for _, u := range []struct {
+		enc    *envoyauth.PreEncoded
+		reason policy.Reason
+	}{{&snap.malformed, reasonMalformed}, {&snap.noPolicy, reasonNoPolicy}} {
+		u.enc.Init(envoyauth.ResponseWithMetadata(&fwd, cs.meta.get(snap, cs, policy.NotCORS, u.reason)))
+	}
+}
+
+// sha256 is the sha256 of the snapshot's policy; "" for none (a nil
+// snapshot included).
+func (snap *snapshot) sha256() string {
+	if snap == nil || snap.pol == nil {
+		return ""
+	}
+	return snap.pol.SHA256()
 }
 
 // classState returns the state of c, a class of snap's policy; the

@@ -109,6 +109,7 @@ func (s *Service) SetShadow(p *policy.Policy) (generation uint64) {
 		if s.sh == nil {
 			return 0
 		}
+		s.m.setPolicyInfo(roleShadow, s.sh.pol.SHA256(), "")
 		s.sh = nil
 		if snap := s.cur.Load(); snap != nil {
 			snap.shadow.Store(nil)
@@ -118,6 +119,11 @@ func (s *Service) SetShadow(p *policy.Policy) (generation uint64) {
 		return 0
 	}
 	s.shGen++
+	var prev string
+	if s.sh != nil {
+		prev = s.sh.pol.SHA256()
+	}
+	s.m.setPolicyInfo(roleShadow, prev, p.SHA256())
 	s.sh = &shadowSnap{
 		Snapshot: policy.Snapshot{Policy: p, Generation: s.shGen, LoadedAt: time.Now()},
 		pol:      p,

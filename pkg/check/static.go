@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 	"github.com/cors-authz/cors-authz/pkg/policy"
@@ -23,13 +24,14 @@ import (
 // the verdict cache instead (cache.go).
 
 // maxStaticVariants bounds the responses kept per (class, shape). A shape
-// has one variant except deny_action self_origin, which has one per self
-// origin actually chosen (by the request's host). Past the bound a response
-// is built per request: correct, just not free.
-const maxStaticVariants = 8
+// has one variant per reason (the decision metadata names it; a refused
+// actual request has a handful), times one per self origin actually chosen
+// (by the request's host) under deny_action self_origin. Past the bound a
+// response is built per request: correct, just not free.
+const maxStaticVariants = 16
 
-// A shape is what, besides the headers, distinguishes static verdicts of a
-// class: the request kind and whether it was allowed.
+// A shape is what, besides the headers and the reason, distinguishes
+// static verdicts of a class: the request kind and whether it was allowed.
 func shapeOf(v *policy.Verdict) int {
 	s := int(v.Kind) * 2
 	if v.Allowed {
@@ -43,12 +45,13 @@ const numShapes = int(policy.Preflight)*2 + 2
 type staticVariant struct {
 	respond bool
 	status  int
+	reason  policy.Reason // in the response's decision metadata
 	hdrs    []policy.Header
 	enc     envoyauth.PreEncoded
 }
 
 func (sv *staticVariant) matches(v *policy.Verdict) bool {
-	if sv.respond != v.Respond || sv.status != v.Status {
+	if sv.respond != v.Respond || sv.status != v.Status || sv.reason != v.Reason {
 		return false
 	}
 	hs := v.Headers()
@@ -70,10 +73,11 @@ type staticResponses struct {
 }
 
 // get returns the shared response for v and its encoding, building and
-// publishing them on first use. v must be a verdict with no request-derived
-// header values. Past maxStaticVariants the response is built for this
-// request alone (pre is nil).
-func (sr *staticResponses) get(v *policy.Verdict) (resp *authv3.CheckResponse, pre *envoyauth.PreEncoded) {
+// publishing them on first use, with the decision metadata md. v
+// must be a verdict with no request-derived header values. Past
+// maxStaticVariants the response is built for this request alone (pre is
+// nil).
+func (sr *staticResponses) get(v *policy.Verdict, md *structpb.Struct) (resp *authv3.CheckResponse, pre *envoyauth.PreEncoded) {
 	slot := &sr.slots[shapeOf(v)]
 	for {
 		cur := slot.Load()
@@ -88,13 +92,14 @@ func (sr *staticResponses) get(v *policy.Verdict) (resp *authv3.CheckResponse, p
 		if cur != nil {
 			n = len(*cur)
 		}
-		resp := envoyauth.Response(v)
+		resp := envoyauth.ResponseWithMetadata(v, md)
 		if n >= maxStaticVariants {
 			return resp, nil
 		}
 		sv := &staticVariant{
 			respond: v.Respond,
 			status:  v.Status,
+			reason:  v.Reason,
 			hdrs:    append([]policy.Header(nil), v.Headers()...),
 		}
 		sv.enc.Init(resp)

@@ -430,7 +430,9 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 	if len(val) == 0 {
 		val = value
 	}
-	w.raw.rawLine(alias(key), alias(val))
+	if i := w.raw.slot(alias(key)); i >= 0 {
+		w.raw.line(i, alias(val))
+	}
 	return nil
 }
 

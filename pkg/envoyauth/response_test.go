@@ -94,8 +94,15 @@ func TestResponse(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			v := p.Decide(&tc.req)
-			resp := envoyauth.Response(&v)
+			if md := envoyauth.Response(&v).GetDynamicMetadata(); md != nil {
+				t.Errorf("Response carries metadata %v: only ResponseWithMetadata adds it", md)
+			}
+			md := envoyauth.Metadata(envoyauth.Decision{Class: v.Class.Name, Kind: v.Kind, Reason: v.Reason, SHA256: p.SHA256(), Generation: 1})
+			resp := envoyauth.ResponseWithMetadata(&v, md)
 			assertResponse(t, resp)
+			if resp.GetDynamicMetadata() != md {
+				t.Error("ResponseWithMetadata copied the metadata instead of sharing it")
+			}
 			if got := codes.Code(resp.GetStatus().GetCode()); got != tc.code {
 				t.Fatalf("code %v, want %v", got, tc.code)
 			}
