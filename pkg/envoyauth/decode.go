@@ -1,6 +1,7 @@
 package envoyauth
 
 import (
+	"encoding/binary"
 	"errors"
 	"unicode/utf8"
 	"unsafe"
@@ -328,7 +329,7 @@ func (w *wireFields) walk(b []byte, t *msgTable, depth int, c ctx) error {
 		b = b[n:]
 		switch fi.kind {
 		case kindString:
-			if !utf8.Valid(v) {
+			if !validUTF8(v) {
 				return errInvalidUTF8
 			}
 			switch {
@@ -411,7 +412,7 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 		b = b[n:]
 		switch fi.kind {
 		case kindString:
-			if !utf8.Valid(v) {
+			if !validUTF8(v) {
 				return errInvalidUTF8
 			}
 			switch num {
@@ -445,7 +446,7 @@ func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int) error {
 		if k, v, ok := shortEntry(b); ok {
 			// Every byte that is not key or value is below 0x80, so
 			// the entry is valid UTF-8 exactly when both are.
-			if !utf8.Valid(b) {
+			if !validUTF8(b) {
 				return errInvalidUTF8
 			}
 			key, val, b = k, v, nil
@@ -464,7 +465,7 @@ func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int) error {
 			}
 			b = b[n:]
 			if num == 1 || fi.kind == kindMapString {
-				if !utf8.Valid(v) {
+				if !validUTF8(v) {
 					return errInvalidUTF8
 				}
 			}
@@ -504,37 +505,51 @@ func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int) error {
 // mapSlot returns the slot of a headers-map key (exact: Envoy lower-cases
 // the map's keys), or -1.
 func mapSlot(key []byte) int {
-	for i, n := range slotNames {
-		if string(key) == n {
-			return i
-		}
+	i := slotOf(string(key)) // no allocation: the conversion does not escape
+	if i >= 0 && string(key) != slotNames[i] {
+		return -1 // another case than Envoy's lower case
 	}
-	return -1
+	return i
 }
 
 // noField is the fieldInfo of field numbers a message does not define.
 var noField fieldInfo
 
 // consumeTag is protowire.ConsumeTag with the one-byte case (every field
-// of a CheckRequest) inline.
+// of a CheckRequest) small enough to inline.
 func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
-	if len(b) > 0 && b[0] < 0x80 && b[0] >= 1<<3 {
+	if len(b) > 0 && b[0]-8 < 0x80-8 {
 		return protowire.Number(b[0] >> 3), protowire.Type(b[0] & 7), 1
 	}
-	return protowire.ConsumeTag(b)
+	return consumeTagSlow(b)
 }
 
-// consumeBytes is protowire.ConsumeBytes with one-byte lengths inline.
-func consumeBytes(b []byte) ([]byte, int) {
-	if len(b) > 0 && b[0] < 0x80 {
-		n := int(b[0]) + 1
-		if n > len(b) {
-			return nil, -1
+//go:noinline
+func consumeTagSlow(b []byte) (protowire.Number, protowire.Type, int) { return protowire.ConsumeTag(b) }
+
+// validUTF8 is utf8.Valid with a wider ASCII fast path: header values are
+// long runs of ASCII.
+func validUTF8(b []byte) bool {
+	for len(b) >= 16 {
+		if (binary.LittleEndian.Uint64(b)|binary.LittleEndian.Uint64(b[8:]))&0x8080808080808080 != 0 {
+			break
 		}
-		return b[1:n], n
+		b = b[16:]
 	}
-	return protowire.ConsumeBytes(b)
+	return utf8.Valid(b)
 }
+
+// consumeBytes is protowire.ConsumeBytes with one-byte lengths small
+// enough to inline.
+func consumeBytes(b []byte) ([]byte, int) {
+	if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+		return b[1 : 1+int(b[0])], 1 + int(b[0])
+	}
+	return consumeBytesSlow(b)
+}
+
+//go:noinline
+func consumeBytesSlow(b []byte) ([]byte, int) { return protowire.ConsumeBytes(b) }
 
 // shortEntry parses the usual map<string, string> entry, key then value
 // with one-byte tags and lengths under 128 and nothing else, in one step;
