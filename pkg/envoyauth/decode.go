@@ -3,6 +3,7 @@ package envoyauth
 import (
 	"encoding/binary"
 	"errors"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 
@@ -31,7 +32,8 @@ import (
 // The view's strings live in the Decoded value itself (a small inline
 // buffer; longer values get their own allocation), so decoding a realistic
 // request allocates nothing beyond the Decoded, and keeping a view string
-// keeps its Decoded alive.
+// keeps its Decoded alive. Unmarshal reuses that buffer: a view read
+// before it must not be used after it.
 //
 // A Decoded is also a proto.Message that reflects as a full CheckRequest:
 // a codec that does not know the type (a server without NewCodec) decodes
@@ -114,7 +116,7 @@ func (d *Decoded) keep(s string, b []byte) string {
 		return s // not from b (a joined header_map value)
 	}
 	if len(s) > len(d.arena)-d.used {
-		return string([]byte(s))
+		return strings.Clone(s)
 	}
 	n := copy(d.arena[d.used:], s)
 	out := unsafe.String(&d.arena[d.used], n)
