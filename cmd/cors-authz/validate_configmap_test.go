@@ -23,14 +23,14 @@ func TestValidateConfigMapManifest(t *testing.T) {
 		code     int
 		contains []string
 	}{
-		{"literal block", head + "  policy.yaml: |\n    version: 1\n    classes:\n      - name: a\n        allow_origins: [https://a.example]\n",
+		{"literal block", head + "  policy.yaml: |\n    version: 1\n    classes:\n      - name: a\n        match: {path_prefixes: [/]}\n        allow_origins: [https://a.example]\n",
 			0, []string{"(ConfigMap pol, key policy.yaml): ok, 1 class(es)"}},
-		// Manifest line 10 holds allow_origins (5 lines of head, the "|" line, 3 policy lines); "*" is at column 25.
-		{"error at manifest line", head + "  policy.yaml: |\n    version: 1\n    classes:\n      - name: a\n        allow_origins: [\"*\"]\n",
-			1, []string{"error-line.yaml:10:25: classes[0].allow_origins[0]", "refused, 1 error(s)"}},
-		{"warning at manifest line", head + "  policy.yaml: |\n    version: 1\n    classes:\n      - name: a\n        allow_origins: [https://a.example]\n        max_age: 3h\n",
-			0, []string{"warning-line.yaml:11:18: classes[0].max_age", "1 warning(s)"}},
-		{"quoted value: the value's position", head + "  policy.yaml: \"version: 1\\nclasses: [{name: a, allow_origins: ['*']}]\\n\"\n",
+		// Manifest line 11 holds allow_origins (5 lines of head, the "|" line, 4 policy lines); "*" is at column 25.
+		{"error at manifest line", head + "  policy.yaml: |\n    version: 1\n    classes:\n      - name: a\n        match: {path_prefixes: [/]}\n        allow_origins: [\"*\"]\n",
+			1, []string{"error-line.yaml:11:25: classes[0].allow_origins[0]", "refused, 1 error(s)"}},
+		{"warning at manifest line", head + "  policy.yaml: |\n    version: 1\n    classes:\n      - name: a\n        match: {path_prefixes: [/]}\n        allow_origins: [https://a.example]\n        max_age: 3h\n",
+			0, []string{"warning-line.yaml:12:18: classes[0].max_age", "1 warning(s)"}},
+		{"quoted value: the value's position", head + "  policy.yaml: \"version: 1\\nclasses: [{name: a, match: {path_prefixes: [/]}, allow_origins: ['*']}]\\n\"\n",
 			1, []string{"quoted.yaml:6:16: classes[0].allow_origins[0]"}},
 		{"no policy key", head + "  README: hello\n", 1, []string{"no ConfigMap in the manifest has a data key"}},
 		{"not YAML a manifest reader accepts: the policy parser reports", "version: 1\nclasses: [\n", 1, []string{"error:"}},

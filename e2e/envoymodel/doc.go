@@ -45,6 +45,7 @@
 //     forwards the request (optionally marked with
 //     x-envoy-auth-failure-mode-allowed), otherwise status_on_error (default
 //     403; outside 100..511 also 403).
+//
 //   - Local replies of other filters (LocalReplyFilter: jwt_authn 401, rbac
 //     403, local_ratelimit 429) and the router's 503 pass through every
 //     encoder filter (sendLocalReplyViaFilterChain), so ext_authz adds the
