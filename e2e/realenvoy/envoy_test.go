@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -135,6 +136,13 @@ func TestRealEnvoy(t *testing.T) {
 		t.Fatalf("envoy not ready after 30 s:\n%s", out.String())
 	}
 	runScenarios(t, s)
+	// deploy/envoy.yaml's access log (to stdout) names cors-authz's
+	// decisions: the dynamic metadata reached Envoy.
+	for _, w := range []string{"cors_class=public-api cors_kind=preflight cors_reason=preflight_allowed", "cors_reason=origin_not_allowed", "cors_class=internal"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("envoy's access log lacks %q", w)
+		}
+	}
 	if t.Failed() {
 		t.Logf("envoy output:\n%s", out.String())
 	}

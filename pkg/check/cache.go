@@ -103,16 +103,17 @@ func (c *verdictCache) get(key []byte) (*cacheEntry, bool) {
 	return e, true
 }
 
-// add caches resp under key; the key bytes are copied.
-func (c *verdictCache) add(key []byte, resp *authv3.CheckResponse, out outcome, reason policy.Reason) {
-	c.addMemo(key, resp, out, reason, nil)
+// add caches resp, carrying md, under key; the key bytes are copied.
+func (c *verdictCache) add(key []byte, resp *authv3.CheckResponse, md *envoyauth.DecisionMetadata, out outcome, reason policy.Reason) {
+	c.addMemo(key, resp, md, out, reason, nil)
 }
 
 // addMemo is add with the shadow policy's outcome memo (nil for none). It
-// encodes resp once (PreEncoded) and returns the entry's encoded response.
-func (c *verdictCache) addMemo(key []byte, resp *authv3.CheckResponse, out outcome, reason policy.Reason, memo *shadowMemo) *envoyauth.PreEncoded {
+// encodes resp, a new response, with its decision metadata md once
+// (PreEncoded) and returns the entry's encoded response.
+func (c *verdictCache) addMemo(key []byte, resp *authv3.CheckResponse, md *envoyauth.DecisionMetadata, out outcome, reason policy.Reason, memo *shadowMemo) *envoyauth.PreEncoded {
 	e := &cacheEntry{key: bytes.Clone(key), outcome: out, reason: reason}
-	e.enc.Init(resp)
+	e.enc.InitWithMetadata(resp, md)
 	if memo != nil {
 		e.shadow.Store(memo)
 	}

@@ -10,6 +10,8 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 )
 
 // checkOnce runs one in-process Check and reports whether the cache
@@ -191,8 +193,9 @@ func TestCacheVerifiesFullKey(t *testing.T) {
 	if _, ok := c.get(keyB); ok {
 		t.Fatal("entry with another key served")
 	}
-	c.add(keyA, resp, outAllowed, "")
-	if e, ok := c.get(keyA); !ok || e.enc.Response() != resp {
+	own := &authv3.CheckResponse{}
+	c.add(keyA, own, envoyauth.NewDecisionMetadata(envoyauth.Decision{Class: "c"}), outAllowed, "")
+	if e, ok := c.get(keyA); !ok || e.enc.Response() != own {
 		t.Fatal("entry not found under its own key")
 	}
 	orig := string(keyA)

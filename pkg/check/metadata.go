@@ -3,8 +3,6 @@ package check
 import (
 	"sync/atomic"
 
-	"google.golang.org/protobuf/types/known/structpb"
-
 	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
@@ -22,11 +20,11 @@ type metadataCache struct {
 type metadataEntry struct {
 	kind   policy.Kind
 	reason policy.Reason
-	md     *structpb.Struct
+	md     *envoyauth.DecisionMetadata
 }
 
 // get returns the metadata of (kind, reason) for class cs of snap.
-func (mc *metadataCache) get(snap *snapshot, cs *classState, kind policy.Kind, reason policy.Reason) *structpb.Struct {
+func (mc *metadataCache) get(snap *snapshot, cs *classState, kind policy.Kind, reason policy.Reason) *envoyauth.DecisionMetadata {
 	for {
 		cur := mc.list.Load()
 		if cur != nil {
@@ -42,7 +40,7 @@ func (mc *metadataCache) get(snap *snapshot, cs *classState, kind policy.Kind, r
 			// the first SetPolicy: no file, no sha256.
 			d.SHA256 = snap.sha256()
 		}
-		md := envoyauth.Metadata(d)
+		md := envoyauth.NewDecisionMetadata(d)
 		var next []metadataEntry
 		if cur != nil {
 			next = append(next, *cur...)

@@ -4,7 +4,6 @@ import (
 	"sync/atomic"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 	"github.com/cors-authz/cors-authz/pkg/policy"
@@ -77,7 +76,7 @@ type staticResponses struct {
 // must be a verdict with no request-derived header values. Past
 // maxStaticVariants the response is built for this request alone (pre is
 // nil).
-func (sr *staticResponses) get(v *policy.Verdict, md *structpb.Struct) (resp *authv3.CheckResponse, pre *envoyauth.PreEncoded) {
+func (sr *staticResponses) get(v *policy.Verdict, md *envoyauth.DecisionMetadata) (resp *authv3.CheckResponse, pre *envoyauth.PreEncoded) {
 	slot := &sr.slots[shapeOf(v)]
 	for {
 		cur := slot.Load()
@@ -92,17 +91,17 @@ func (sr *staticResponses) get(v *policy.Verdict, md *structpb.Struct) (resp *au
 		if cur != nil {
 			n = len(*cur)
 		}
-		resp := envoyauth.ResponseWithMetadata(v, md)
 		if n >= maxStaticVariants {
-			return resp, nil
+			return envoyauth.ResponseWithMetadata(v, md.Struct()), nil
 		}
+		resp := envoyauth.Response(v)
 		sv := &staticVariant{
 			respond: v.Respond,
 			status:  v.Status,
 			reason:  v.Reason,
 			hdrs:    append([]policy.Header(nil), v.Headers()...),
 		}
-		sv.enc.Init(resp)
+		sv.enc.InitWithMetadata(resp, md)
 		next := make([]*staticVariant, n, n+1)
 		if cur != nil {
 			copy(next, *cur)

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/cors-authz/cors-authz/pkg/policy"
@@ -84,6 +85,32 @@ func Metadata(d Decision) *structpb.Struct {
 		}}}},
 	}}
 }
+
+// DecisionMetadata is one decision's metadata made once for every
+// response that carries it: the Struct, and its encoding as the
+// dynamic_metadata field of a CheckResponse, which PreEncoded appends
+// instead of marshalling the Struct (a map, sorted on every deterministic
+// marshal) again for each new shared response.
+type DecisionMetadata struct {
+	md    *structpb.Struct
+	field []byte // the dynamic_metadata field: tag, length, encoded Struct
+}
+
+// dynamicMetadataField is CheckResponse.dynamic_metadata's field number.
+var dynamicMetadataField = (&authv3.CheckResponse{}).ProtoReflect().Descriptor().Fields().ByName("dynamic_metadata").Number()
+
+// NewDecisionMetadata returns the metadata of d (Metadata) with its
+// encoding.
+func NewDecisionMetadata(d Decision) *DecisionMetadata {
+	m := &DecisionMetadata{md: Metadata(d)}
+	if b, err := marshalOptions.Marshal(m.md); err == nil {
+		m.field = protowire.AppendBytes(protowire.AppendTag(nil, dynamicMetadataField, protowire.BytesType), b)
+	}
+	return m
+}
+
+// Struct is the metadata, shared: it must not be modified.
+func (m *DecisionMetadata) Struct() *structpb.Struct { return m.md }
 
 // ResponseWithMetadata is Response(v) carrying md (from Metadata) as its
 // dynamic_metadata. md is shared, not copied.

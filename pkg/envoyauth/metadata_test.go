@@ -53,15 +53,22 @@ func TestMetadataInBothEncodings(t *testing.T) {
 		{Method: "GET", Path: "/strict/x", Origin: "https://evil.example", HasOrigin: true},
 	} {
 		v := p.Decide(&req)
-		md := envoyauth.Metadata(envoyauth.Decision{Class: v.Class.Name, Kind: v.Kind, Reason: v.Reason, SHA256: p.SHA256(), Generation: 2})
-		resp := envoyauth.ResponseWithMetadata(&v, md)
-		pre := envoyauth.PreEncode(resp)
+		dm := envoyauth.NewDecisionMetadata(envoyauth.Decision{Class: v.Class.Name, Kind: v.Kind, Reason: v.Reason, SHA256: p.SHA256(), Generation: 2})
+		var pre envoyauth.PreEncoded // as the service makes its shared answers: the metadata's bytes spliced in
+		pre.InitWithMetadata(envoyauth.Response(&v), dm)
+		resp := pre.Response()
+		if resp.GetDynamicMetadata() != dm.Struct() {
+			t.Fatal("InitWithMetadata did not set the response's metadata")
+		}
 		std, err := proto.MarshalOptions{Deterministic: true}.Marshal(resp)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(pre.Encoded(), std) {
-			t.Errorf("%s %s: pre-encoded bytes differ from the standard encoding", req.Method, req.Path)
+			t.Errorf("%s %s: pre-encoded bytes differ from the standard encoding:\n%x\n%x", req.Method, req.Path, pre.Encoded(), std)
+		}
+		if whole := envoyauth.PreEncode(envoyauth.ResponseWithMetadata(&v, dm.Struct())); !bytes.Equal(whole.Encoded(), std) {
+			t.Errorf("%s %s: PreEncode of the whole response differs", req.Method, req.Path)
 		}
 		var back authv3.CheckResponse
 		if err := proto.Unmarshal(pre.Encoded(), &back); err != nil {

@@ -3,6 +3,7 @@ package envoyauth
 import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -50,6 +51,43 @@ func (p *PreEncoded) Init(resp *authv3.CheckResponse) {
 		p.buf = mem.SliceBuffer(b)
 	}
 }
+
+// InitWithMetadata is Init for resp carrying m as its dynamic_metadata
+// (it sets resp.DynamicMetadata). resp must be new: not yet shared nor
+// carrying metadata. The encoding is resp's without the metadata with m's
+// stored field spliced in where a marshal of the whole response puts it
+// (after status, before the ok/denied oneof), so the bytes are the same
+// without marshalling the metadata again. Which position that is, is the
+// protobuf runtime's business: TestMetadataInBothEncodings compares the
+// two, and a response this splice does not cover is marshalled whole.
+func (p *PreEncoded) InitWithMetadata(resp *authv3.CheckResponse, m *DecisionMetadata) {
+	p.resp = resp
+	resp.DynamicMetadata = nil
+	b, err := marshalOptions.Marshal(resp)
+	resp.DynamicMetadata = m.md
+	if err != nil {
+		return
+	}
+	// The status field comes first (field 1); the metadata follows it.
+	at := 0
+	if num, typ, n := protowire.ConsumeTag(b); n > 0 && num == statusField {
+		if l := protowire.ConsumeFieldValue(num, typ, b[n:]); l >= 0 {
+			at = n + l
+		}
+	}
+	if m.field == nil || at == 0 || resp.GetErrorResponse() != nil {
+		if b, err = marshalOptions.Marshal(resp); err == nil {
+			p.buf = mem.SliceBuffer(b)
+		}
+		return
+	}
+	out := make([]byte, 0, len(b)+len(m.field))
+	out = append(append(append(out, b[:at]...), m.field...), b[at:]...)
+	p.buf = mem.SliceBuffer(out)
+}
+
+// statusField is CheckResponse.status's field number.
+var statusField = (&authv3.CheckResponse{}).ProtoReflect().Descriptor().Fields().ByName("status").Number()
 
 // Response returns the response p holds. It must not be modified.
 func (p *PreEncoded) Response() *authv3.CheckResponse { return p.resp }

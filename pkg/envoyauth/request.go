@@ -279,10 +279,35 @@ var slotNames = [numSlots]string{
 // case-insensitively, as header_map keys keep the case the client sent on
 // HTTP/1), or -1.
 func slotOf(name string) int {
-	for i, n := range slotNames {
-		if len(n) == len(name) && strings.EqualFold(n, name) {
-			return i
-		}
+	// By length first: most header names have none of these lengths, and
+	// each length has at most two candidates.
+	var i, j int
+	switch len(name) {
+	case len(hdrOrigin):
+		i, j = slotOrigin, -1
+	case len(hdrACRM):
+		i, j = slotACRM, -1
+	case len(hdrACRH):
+		i, j = slotACRH, -1
+	case len(hdrACRPN):
+		i, j = slotACRPN, -1
+	case len(hdrAuthority):
+		i, j = slotAuthority, -1
+	case len(hdrPath):
+		i, j = slotPath, -1
+	case len(hdrMethod): // and hdrScheme
+		i, j = slotMethod, slotScheme
+	default:
+		return -1
+	}
+	if strings.EqualFold(slotNames[i], name) {
+		return i
+	}
+	if j >= 0 && strings.EqualFold(slotNames[j], name) {
+		return j
 	}
 	return -1
 }
+
+// The lengths slotOf switches on are distinct but for :method and :scheme.
+var _ = [1]struct{}{}[len(hdrMethod)-len(hdrScheme)]
