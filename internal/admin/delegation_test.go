@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -134,5 +135,38 @@ func TestUIPolicyDirectory(t *testing.T) {
 	code, _, body = get(t, h, "GET", "/explain?format=html&origin=https://a.example.org&path=/api/x")
 	if code != 200 || !strings.Contains(body, `<dd class="granted-by"><code>/etc/cors-authz/team-a.yaml</code></dd>`) {
 		t.Errorf("explain page = %d, lacks the granting file", code)
+	}
+}
+
+// TestUIManyFragments: a class extended by hundreds of fragments lists the
+// first 50, 20 origins each, and says how many more /policy has.
+func TestUIManyFragments(t *testing.T) {
+	base, _, err := policy.Parse("policy.yaml", []byte(strings.Replace(delegatedPolicy, "allow_methods: [PUT]}", "allow_methods: [PUT], max_origins: 30}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frags []*policy.Fragment
+	for i := range 60 {
+		var origins []string
+		for j := range 25 {
+			origins = append(origins, fmt.Sprintf("https://o%d.t%d.example.org", j, i))
+		}
+		f, _, err := policy.ParseFragment(base, fmt.Sprintf("team-%02d.yaml", i), []byte("version: 1\nextend: [{class: partners, allow_origins: ["+strings.Join(origins, ", ")+"]}]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		frags = append(frags, f)
+	}
+	p, err := base.WithFragments(frags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := admin.New(admin.Options{Policy: func() policy.Snapshot { return policy.Snapshot{Policy: p, Generation: 1} }})
+	_, _, body := get(t, h, "GET", "/")
+	if n := strings.Count(body, `<div class="fragment">`); n != 50 {
+		t.Errorf("%d fragments listed, want 50", n)
+	}
+	if !strings.Contains(body, "… and 10 more fragments") || strings.Count(body, "… and 5 more") != 50 {
+		t.Errorf("the page does not say what it leaves out")
 	}
 }

@@ -56,6 +56,14 @@ var uiSecurityHeaders = [][2]string{
 // counted (the full list is in /policy).
 const maxOriginsShown = 200
 
+// maxFragmentOriginsShown bounds the origins listed per fragment, and
+// maxFragmentsShown the fragments listed per class (a directory may hold
+// hundreds); /policy has them all.
+const (
+	maxFragmentOriginsShown = 20
+	maxFragmentsShown       = 50
+)
+
 // page is what the templates render.
 type page struct {
 	Title    string
@@ -78,9 +86,10 @@ type panel struct {
 type classView struct {
 	Pos int // 1-based, the order in which classes are tried
 	policy.ClassSpec
-	Origins     []string
-	MoreOrigins int
-	Fragments   []fragmentOrigins // what each fragment grants in a delegated class
+	Origins       []string
+	MoreOrigins   int
+	Fragments     []fragmentOrigins // what each fragment grants in a delegated class
+	MoreFragments int
 }
 
 // fragmentOrigins is one fragment's extension of a class, as shown.
@@ -134,10 +143,14 @@ func newPanel(name string, st policy.Snapshot) *panel {
 			cv.Origins, cv.MoreOrigins = cv.Origins[:maxOriginsShown], len(cv.Origins)-maxOriginsShown
 		}
 		if cl := st.Policy.Class(c.Name); cl != nil {
-			for _, e := range cl.Extensions() {
+			exts := cl.Extensions()
+			if len(exts) > maxFragmentsShown {
+				exts, cv.MoreFragments = exts[:maxFragmentsShown], len(exts)-maxFragmentsShown
+			}
+			for _, e := range exts {
 				fo := fragmentOrigins{File: e.File, Origins: e.AllowOrigins}
-				if len(fo.Origins) > maxOriginsShown {
-					fo.Origins, fo.MoreOrigins = fo.Origins[:maxOriginsShown], len(fo.Origins)-maxOriginsShown
+				if len(fo.Origins) > maxFragmentOriginsShown {
+					fo.Origins, fo.MoreOrigins = fo.Origins[:maxFragmentOriginsShown], len(fo.Origins)-maxFragmentOriginsShown
 				}
 				fo.Additions = append(append(append(fo.Additions, e.AllowMethods...), e.AllowHeaders...), e.ExposeHeaders...)
 				cv.Fragments = append(cv.Fragments, fo)
