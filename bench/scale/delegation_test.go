@@ -80,6 +80,25 @@ func BenchmarkDelegation(b *testing.B) {
 			})
 		}
 	}
+	// Loading everything: what a start (or a base change) costs, against
+	// parsing the one file with the same origins.
+	b.Run("LoadOneFile", func(b *testing.B) {
+		data := OneFileYAML()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := policy.Parse("one.yaml", data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("LoadDirectory", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := policy.Load(dir); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("RescanOneFragment", func(b *testing.B) {
 		d := policy.OpenDir(dir)
 		if _, err := d.Scan(); err != nil {
