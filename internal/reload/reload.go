@@ -5,7 +5,8 @@
 // and its bytes differ from the policy being served. An invalid, missing or
 // unreadable file never replaces the policy being served: the failure is
 // logged issue by issue, counted, and kept for the admin endpoints until a
-// later reload succeeds.
+// later reload succeeds. A policy directory (policy.yaml and team
+// fragments) is kept file by file the same way (dir.go).
 package reload
 
 import (
