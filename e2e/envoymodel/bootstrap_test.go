@@ -156,14 +156,14 @@ static_resources:
               path: /dev/stdout
               log_format: {text_format_source: {inline_string: "%RESPONSE_CODE%\n"}}
 `, "%RESPONSE_CODE%\n"},
-		{"text_format", `
+		{"deprecated text_format", `
           access_log:
           - name: envoy.access_loggers.file
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
               path: /dev/stdout
               log_format: {text_format: "%PROTOCOL%"}
-`, "%PROTOCOL%"},
+`, ""},
 		{"json format", `
           access_log:
           - name: envoy.access_loggers.file
