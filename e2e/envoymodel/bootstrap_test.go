@@ -178,7 +178,7 @@ static_resources:
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
               path: /dev/stdout
-              log_format: {text_format: "%UPSTREAM_HOST%"}
+              log_format: {text_format_source: {inline_string: "%UPSTREAM_HOST%"}}
 `, ""},
 		{"filter", `
           access_log:
@@ -187,7 +187,7 @@ static_resources:
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
               path: /dev/stdout
-              log_format: {text_format: "%PROTOCOL%"}
+              log_format: {text_format_source: {inline_string: "%PROTOCOL%"}}
 `, ""},
 	}
 	for _, tt := range accessLogs {
