@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"google.golang.org/protobuf/proto"
 	"net"
 	"testing"
 	"time"
@@ -41,16 +42,20 @@ func TestRunAgainstCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := check.New(check.Options{CacheSize: check.DefaultCacheSize})
-	svc.SetPolicy(p)
-	res := runFor(t, serve(t, svc), DefaultMix())
-	if res.Outcomes[Mismatch] != 0 || res.Outcomes[RPCError] != 0 {
-		t.Errorf("outcomes %v: mismatches or errors", res.Outcomes)
-	}
-	for _, o := range []Outcome{Forward, Answer2xx, Answer4xx} {
-		if res.Outcomes[o] == 0 {
-			t.Errorf("no %s answers in %v: the mix lost a case", o, res.Outcomes)
-		}
+	for name, mix := range map[string][]Item{"small": DefaultMix(), "realistic": RealisticMix()} {
+		t.Run(name, func(t *testing.T) {
+			svc := check.New(check.Options{CacheSize: check.DefaultCacheSize})
+			svc.SetPolicy(p)
+			res := runFor(t, serve(t, svc), mix)
+			if res.Outcomes[Mismatch] != 0 || res.Outcomes[RPCError] != 0 {
+				t.Errorf("outcomes %v: mismatches or errors", res.Outcomes)
+			}
+			for _, o := range []Outcome{Forward, Answer2xx, Answer4xx} {
+				if res.Outcomes[o] == 0 {
+					t.Errorf("no %s answers in %v: the mix lost a case", o, res.Outcomes)
+				}
+			}
+		})
 	}
 }
 
@@ -101,6 +106,36 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		if _, err := Run(context.Background(), cfg); err == nil {
 			t.Errorf("Run(%+v) succeeded, want an error", cfg)
 		}
+	}
+}
+
+// TestRealisticMix: the DefaultMix outcomes four times over, every request
+// different, both header encodings, sizes as Envoy's (1.5–3.5 KiB).
+func TestRealisticMix(t *testing.T) {
+	mix := RealisticMix()
+	count := map[Outcome]int{}
+	ids, raw := map[string]bool{}, 0
+	total := 0
+	for _, it := range mix {
+		count[it.Want]++
+		ids[it.Req.GetAttributes().GetRequest().GetHttp().GetId()] = true
+		if it.Req.GetAttributes().GetRequest().GetHttp().GetHeaderMap() != nil {
+			raw++
+		}
+		n := proto.Size(it.Req)
+		if n < 1500 || n > 3584 {
+			t.Errorf("request %s: %d bytes, want 1.5–3.5 KiB", it.Req.GetAttributes().GetRequest().GetHttp().GetId(), n)
+		}
+		total += n
+	}
+	if count[Forward] != 48 || count[Answer2xx] != 12 || count[Answer4xx] != 4 {
+		t.Errorf("mix outcomes %v, want 48 forward, 12 preflight 2xx, 4 preflight 4xx", count)
+	}
+	if len(ids) != len(mix) || raw != len(mix)/2 {
+		t.Errorf("%d distinct requests of %d, %d in header_map: want all distinct, half header_map", len(ids), len(mix), raw)
+	}
+	if mean := total / len(mix); mean < 2000 || mean > 3000 {
+		t.Errorf("mean size %d bytes, want about 2.5 KiB", mean)
 	}
 }
 

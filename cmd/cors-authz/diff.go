@@ -38,6 +38,9 @@ Compares two policy files class by class: origins, methods and headers
 added or removed, flags and match rules changed, classes added, removed or
 moved, and the requests that may change class (the first class whose match
 holds serves a request). Changes that widen access are marked "+ WIDENS".
+When OLD or NEW is a policy directory, the comparison is file by file: the
+base policy (with its delegate guardrails), then each fragment by name,
+each file's widening changes marked.
 
 Exit status: 0 when the comparison ran (with --exit-code: only when the
 normalised policies are the same); 1 when a file is unreadable or invalid;
@@ -63,7 +66,10 @@ when the policies differ but nothing widens.
 		return diffExitError
 	}
 
-	r := diff.Policies(old, new)
+	var r diffReport = diff.Policies(old, new)
+	if policy.IsDir(fs.Arg(0)) || policy.IsDir(fs.Arg(1)) {
+		r = diff.Dirs(old, new) // file by file
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -77,11 +83,18 @@ when the policies differ but nothing widens.
 	switch {
 	case !*exitCode || !r.Changed():
 		return diffExitSame
-	case r.Widens:
+	case r.Widen():
 		return diffExitWidens
 	default:
 		return diffExitChanged
 	}
+}
+
+// diffReport is a comparison of two policy files or of two directories.
+type diffReport interface {
+	Text() string
+	Changed() bool
+	Widen() bool
 }
 
 // loadForDiff loads one policy file, printing every error with its

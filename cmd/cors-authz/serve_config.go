@@ -60,8 +60,8 @@ func parseServeConfig(args []string, lookup func(string) (string, bool), stderr 
 	var c serveConfig
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by the caller
-	fs.StringVar(&c.configFile, "config", "", "policy `file` (YAML, version 1), live-reloaded; default: the embedded example policy")
-	fs.StringVar(&c.shadowConfig, "shadow-config", "", "shadow policy `file`: decided on every Check next to --config and never enforced; disagreements are counted and logged; live-reloaded")
+	fs.StringVar(&c.configFile, "config", "", "policy `file` (YAML, version 1), or a policy directory (policy.yaml plus team fragments, docs/policy.md), live-reloaded; default: the embedded example policy")
+	fs.StringVar(&c.shadowConfig, "shadow-config", "", "shadow policy `file` or directory: decided on every Check next to --config and never enforced; disagreements are counted and logged; live-reloaded")
 	fs.Float64Var(&c.shadowLogRate, "shadow-log-rate", 1, "log at most this many shadow disagreements per `second` (all are counted); 0 logs none")
 	fs.Float64Var(&c.refusalLogRate, "refusal-log-rate", 1, "log at most this many refused cross-origin requests (class, origin, reason) per `second` at info level; 0 logs none")
 	fs.StringVar(&c.grpcAddr, "grpc-addr", ":9001", "gRPC listen `address`: host:port, or unix:///path for a Unix socket")

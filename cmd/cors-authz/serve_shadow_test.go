@@ -258,6 +258,10 @@ func TestFanOut(t *testing.T) {
 	outs, stop := fanOut(in, 2)
 	in <- syscall.SIGHUP
 	in <- syscall.SIGHUP // both outputs are full: dropped, not blocking
+	// The second send returns once the fan-out goroutine has taken the
+	// signal, possibly before it tried the outputs; stop waits for it to
+	// finish (and exit), so the outputs below hold all it delivered.
+	stop()
 	for i, o := range outs {
 		if sig := <-o; sig != syscall.SIGHUP {
 			t.Errorf("output %d got %v", i, sig)
@@ -268,6 +272,5 @@ func TestFanOut(t *testing.T) {
 		default:
 		}
 	}
-	stop()
 	stop() // idempotent
 }

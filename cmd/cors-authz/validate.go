@@ -6,18 +6,21 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
 // validateCmd checks policy files: exit 0 with warnings printed, or exit 1
-// with every error, each with file:line.
+// with every error, each with file:line. A Kubernetes ConfigMap manifest is
+// checked too: each policy it holds, with lines of the manifest
+// (validate_configmap.go).
 func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	quiet := fs.Bool("q", false, "print errors only, no warnings or summary")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cors-authz validate [-q] FILE...")
+		fmt.Fprintln(stderr, "usage: cors-authz validate [-q] FILE|DIR...   (a policy file, a ConfigMap manifest, or a policy directory)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -29,6 +32,14 @@ func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	code := 0
 	for _, file := range fs.Args() {
+		if policy.IsDir(file) {
+			code = max(code, validateDir(file, *quiet, stdout, stderr))
+			continue
+		}
+		if c, handled := validateConfigMapFile(file, os.ReadFile, *quiet, stdout, stderr); handled {
+			code = max(code, c)
+			continue
+		}
 		p, warns, err := policy.Load(file)
 		if !*quiet {
 			for _, w := range warns {

@@ -183,6 +183,20 @@ func TestBrowserCORS(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.OnCheck = checks.add
+	// Two filters that refuse with a local reply when Authorization is
+	// missing, like jwt_authn: one after ext_authz (Istio's and Envoy
+	// Gateway's order), on /api/v1/secure; one before it, on /api/v1/early.
+	requireAuth := func(prefix string) func(string, string, http.Header) bool {
+		return func(_, path string, h http.Header) bool {
+			return strings.HasPrefix(path, prefix) && h.Get("authorization") == ""
+		}
+	}
+	cfg.Filters = append(cfg.Filters,
+		envoymodel.LocalReplyFilter{Name: "jwt_authn (before ext_authz)", BeforeExtAuthz: true, Status: http.StatusUnauthorized,
+			Body: "Jwt is missing", Reject: requireAuth("/api/v1/early")},
+		envoymodel.LocalReplyFilter{Name: "jwt_authn (after ext_authz)", Status: http.StatusUnauthorized,
+			Headers: map[string]string{"www-authenticate": `Bearer realm="api"`}, Body: "Jwt is missing",
+			Reject: requireAuth("/api/v1/secure")})
 	proxy, err := envoymodel.Serve(proxyLn, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -324,6 +338,38 @@ func TestBrowserCORS(t *testing.T) {
 		report(t, "partner GET /api/v1/wildcard (credentials)", p)
 		if !p.OK || p.Body != `{"data":"wildcard"}` {
 			t.Errorf("partner on the wildcard endpoint: %s", p)
+		}
+	})
+
+	t.Run("partner page reads a 401 from a filter after ext_authz", func(t *testing.T) {
+		before := len(app.Seen())
+		get := partnerTab.fetch(t, api+"/api/v1/secure", `{credentials: "include"}`)
+		report(t, "partner GET /api/v1/secure without a token (401 after ext_authz)", get)
+		if get.blocked() || get.Status != http.StatusUnauthorized || get.Body != "Jwt is missing" {
+			t.Errorf("partner GET: %s; want a readable 401 with its body", get)
+		}
+		// Preflighted: cors-authz answers the preflight, the filter refuses the PUT.
+		put := partnerTab.fetch(t, api+"/api/v1/secure", `{method: "PUT", credentials: "include", headers: {"X-Custom": "1"}, body: "{}"}`)
+		report(t, "partner PUT /api/v1/secure without a token (preflighted)", put)
+		if put.blocked() || put.Status != http.StatusUnauthorized {
+			t.Errorf("partner PUT: %s; want a readable 401", put)
+		}
+		if seen := app.Seen()[before:]; len(seen) != 0 {
+			t.Errorf("the application saw %q; the filter should have answered", seen)
+		}
+		// An unlisted origin gets the same 401, but cannot read it.
+		if r := evilTab.fetch(t, api+"/api/v1/secure", ""); !r.blocked() {
+			t.Errorf("evil read the 401: %s", r)
+		}
+		// A filter before ext_authz answers before any check: no CORS
+		// headers, so even the partner sees only a network error.
+		early := partnerTab.fetch(t, api+"/api/v1/early", `{credentials: "include"}`)
+		report(t, "partner GET /api/v1/early (401 before ext_authz)", early)
+		if !early.blocked() {
+			t.Errorf("partner read a 401 from a filter before ext_authz: %s", early)
+		}
+		if evs := checks.find("GET", "/api/v1/early"); len(evs) != 0 {
+			t.Errorf("%d checks for /api/v1/early; the filter before ext_authz should answer first", len(evs))
 		}
 	})
 

@@ -17,6 +17,14 @@
 //     builds with kustomize's own library and names only files that exist;
 //     the Deployment's security settings and probes are asserted; the
 //     ConfigMap's policy passes policy.Parse and `cors-authz validate`.
+//   - the Helm chart deploy/helm/cors-authz passes `helm lint --strict`
+//     and renders with `helm template` (helm v4 pinned as a tool in
+//     e2e/go.mod) for each documented values combination (ci/*.yaml);
+//     every rendered object decodes strictly into its Kubernetes, Istio,
+//     Envoy Gateway, Gateway API or Prometheus Operator type, the
+//     NetworkPolicy admits exactly the intended proxies, the pods carry no
+//     checksum annotation, and `cors-authz validate` accepts the rendered
+//     stream; bad values fail the schema.
 //
 // Run with: cd e2e && go test ./deployconfig/
 package deployconfig

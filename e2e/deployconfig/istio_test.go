@@ -1,8 +1,11 @@
 package deployconfig
 
 import (
+	"fmt"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +14,10 @@ import (
 	istionetworkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	istiosecurityv1beta1 "istio.io/api/security/v1beta1"
 	corev1 "k8s.io/api/core/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
+
+const istioDir = "deploy/k8s/istio"
 
 // grpcProvider returns the mesh's envoyExtAuthzGrpc provider with the given name.
 func grpcProvider(t *testing.T, name string) *istiomeshv1alpha1.MeshConfig_ExtensionProvider_EnvoyExternalAuthorizationGrpcProvider {
@@ -30,30 +36,103 @@ func grpcProvider(t *testing.T, name string) *istiomeshv1alpha1.MeshConfig_Exten
 	return nil
 }
 
-func TestIstioAuthorizationPolicy(t *testing.T) {
-	ap := findSpec[*istiosecurityv1beta1.AuthorizationPolicy](t)
-	if ap.GetAction() != istiosecurityv1beta1.AuthorizationPolicy_CUSTOM {
-		t.Errorf("action = %v, want CUSTOM", ap.GetAction())
+func TestIstioAuthorizationPolicies(t *testing.T) {
+	aps := specsOf[*istiosecurityv1beta1.AuthorizationPolicy](t)
+	var bySelector, byGateway, byService int
+	for name, ap := range aps {
+		if ap.GetAction() != istiosecurityv1beta1.AuthorizationPolicy_CUSTOM {
+			t.Errorf("%s: action = %v, want CUSTOM", name, ap.GetAction())
+		}
+		if ap.GetProvider().GetName() == "" {
+			t.Fatalf("%s: no provider named", name)
+		}
+		grpcProvider(t, ap.GetProvider().GetName()) // must exist
+		hasSel, hasRefs := len(ap.GetSelector().GetMatchLabels()) > 0, len(ap.GetTargetRefs()) > 0
+		if ap.GetTargetRef() != nil {
+			t.Errorf("%s: targetRef (singular) is deprecated; use targetRefs", name)
+		}
+		if hasSel == hasRefs {
+			t.Errorf("%s: want exactly one of selector and targetRefs (neither would apply it to every workload in its namespace)", name)
+		}
+		if hasSel {
+			bySelector++
+		}
+		for _, ref := range ap.GetTargetRefs() {
+			switch {
+			case ref.GetKind() == "Gateway" && ref.GetGroup() == "gateway.networking.k8s.io":
+				byGateway++
+			case ref.GetKind() == "Service" && ref.GetGroup() == "":
+				byService++
+			default:
+				t.Errorf("%s: targetRef %v: want a Gateway API Gateway or a Service", name, ref)
+			}
+		}
+		// CUSTOM only calls the provider when a rule matches. An empty rule
+		// matches every request, so no path or method skips the CORS check.
+		if !slices.ContainsFunc(ap.GetRules(), func(r *istiosecurityv1beta1.Rule) bool {
+			return proto.Equal(r, &istiosecurityv1beta1.Rule{})
+		}) {
+			t.Errorf("%s: rules %v: want an empty rule (match every request)", name, ap.GetRules())
+		}
 	}
-	if ap.GetProvider().GetName() == "" {
-		t.Fatalf("no provider named")
+	// Sidecars and istio/gateway gateways (selector), Gateway API gateways
+	// and waypoints (targetRefs Gateway), a waypoint's Service (targetRefs Service).
+	if bySelector < 2 || byGateway < 2 || byService < 1 {
+		t.Errorf("examples: %d by selector, %d by Gateway, %d by Service; want the ingress gateway and sidecars, a Gateway API gateway and a waypoint, and a Service", bySelector, byGateway, byService)
 	}
-	grpcProvider(t, ap.GetProvider().GetName()) // must exist
-	if len(ap.GetSelector().GetMatchLabels()) == 0 && len(ap.GetTargetRefs()) == 0 && ap.GetTargetRef() == nil {
-		t.Errorf("policy selects no workload: it would apply to every workload in its namespace")
+}
+
+// TestIstioStripsAppHeadersCentrally: the EnvoyFilter removes every CORS
+// response header on all routes of the gateway the AuthorizationPolicy
+// selects, so no VirtualService needs its own copy.
+func TestIstioStripsAppHeadersCentrally(t *testing.T) {
+	ef := findSpec[*istionetworkingv1alpha3.EnvoyFilter](t)
+	var gatewayAP *istiosecurityv1beta1.AuthorizationPolicy
+	for name, ap := range specsOf[*istiosecurityv1beta1.AuthorizationPolicy](t) {
+		if strings.HasPrefix(name, istioDir+"/authorization-policy.yaml:") {
+			gatewayAP = ap
+		}
 	}
-	// CUSTOM only calls the provider when a rule matches. An empty rule
-	// matches every request, so no path or method skips the CORS check.
-	if !slices.ContainsFunc(ap.GetRules(), func(r *istiosecurityv1beta1.Rule) bool {
-		return proto.Equal(r, &istiosecurityv1beta1.Rule{})
-	}) {
-		t.Errorf("rules %v: want an empty rule (match every request)", ap.GetRules())
+	if gatewayAP == nil {
+		t.Fatal("no AuthorizationPolicy in authorization-policy.yaml")
+	}
+	if !maps.Equal(ef.GetWorkloadSelector().GetLabels(), gatewayAP.GetSelector().GetMatchLabels()) {
+		t.Errorf("EnvoyFilter selects %v, the AuthorizationPolicy %v: both must be the same gateway", ef.GetWorkloadSelector().GetLabels(), gatewayAP.GetSelector().GetMatchLabels())
+	}
+	if len(ef.GetConfigPatches()) != 1 {
+		t.Fatalf("%d config patches, want 1", len(ef.GetConfigPatches()))
+	}
+	p := ef.GetConfigPatches()[0]
+	if p.GetApplyTo() != istionetworkingv1alpha3.EnvoyFilter_ROUTE_CONFIGURATION ||
+		p.GetMatch().GetContext() != istionetworkingv1alpha3.EnvoyFilter_GATEWAY ||
+		p.GetMatch().GetRouteConfiguration() != nil ||
+		p.GetPatch().GetOperation() != istionetworkingv1alpha3.EnvoyFilter_Patch_MERGE {
+		t.Errorf("patch %v: want MERGE into every gateway ROUTE_CONFIGURATION", p)
+	}
+	fields := p.GetPatch().GetValue().GetFields()
+	if len(fields) != 1 {
+		t.Errorf("patch value sets %d fields, want only response_headers_to_remove", len(fields))
+	}
+	var removed []string
+	for _, v := range fields["response_headers_to_remove"].GetListValue().GetValues() {
+		removed = append(removed, v.GetStringValue())
+	}
+	for _, h := range corsResponseHeaders {
+		if !containsFold(removed, h) {
+			t.Errorf("EnvoyFilter does not remove %s", h)
+		}
+	}
+}
+
+func TestIstioGatewayAPIRouteStripsCORS(t *testing.T) {
+	r := find[*gwapiv1.HTTPRoute](t, istioDir)
+	for i, rule := range r.Spec.Rules {
+		checkRuleStripsCORS(t, fmt.Sprintf("%s/httproute-gateway-api.yaml rule %d", istioDir, i), rule)
 	}
 }
 
 func TestIstioExtensionProviderReachesService(t *testing.T) {
-	ap := findSpec[*istiosecurityv1beta1.AuthorizationPolicy](t)
-	g := grpcProvider(t, ap.GetProvider().GetName())
+	g := grpcProvider(t, "cors-authz")
 	svc := find[*corev1.Service](t, k8sDir)
 	wantHost := svc.Name + "." + "cors-authz" + ".svc.cluster.local"
 	if g.GetService() != wantHost {

@@ -19,16 +19,18 @@ import (
 )
 
 const (
-	configMapFile = "deploy/k8s/configmap.yaml"
+	// configMapFile is the policy file kustomize's configMapGenerator turns
+	// into the ConfigMap (deploy/k8s/kustomization.yaml).
+	configMapFile = "deploy/k8s/policy.yaml"
 	grpcPort      = 9001
 	adminPort     = 9002
 )
 
-// configMapPolicyFile returns the ConfigMap and the policy file name the
-// Deployment's --config points into it.
+// configMapPolicyFile returns the ConfigMap kustomize builds and the policy
+// file name the Deployment's --config points into it.
 func configMapPolicyFile(t *testing.T) (*corev1.ConfigMap, string) {
 	t.Helper()
-	cm := find[*corev1.ConfigMap](t, k8sDir)
+	cm := builtConfigMap(t)
 	return cm, path.Base(configFlag(t, mainContainer(t)))
 }
 
@@ -346,6 +348,10 @@ func TestNetworkPolicy(t *testing.T) {
 			t.Errorf("ingress opens port %d, which cors-authz does not serve", p)
 		}
 	}
+	// Every place a proxy runs ext_authz reaches the gRPC port; nothing
+	// else does, and only monitoring reaches the admin port.
+	checkAdmits(t, np, "cors-authz", grpcPort, append(slices.Clone(istioProxies), envoyGatewayProxy), []netClient{istiod, plainPod, prometheus})
+	checkAdmits(t, np, "cors-authz", adminPort, []netClient{prometheus}, append(slices.Clone(istioProxies), envoyGatewayProxy, plainPod))
 	// The proxies and monitoring are different peers: the admin port is not
 	// opened to the proxies' peers in the same rule.
 	for i, rule := range np.Spec.Ingress {

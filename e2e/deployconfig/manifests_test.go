@@ -12,18 +12,23 @@ import (
 	"sync"
 	"testing"
 
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	istiomeshv1alpha1 "istio.io/api/mesh/v1alpha1"
 	istionetworkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	istiosecurityv1beta1 "istio.io/api/security/v1beta1"
 	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
+	istionetworkingalpha "istio.io/client-go/pkg/apis/networking/v1alpha3"
 	istiosecurity "istio.io/client-go/pkg/apis/security/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwapiv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	kusttypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -36,7 +41,16 @@ const k8sDir = "deploy/k8s"
 var appliedSeparately = []string{
 	"deploy/k8s/istio/mesh-config.yaml",     // an IstioOperator overlay for istioctl / Helm values
 	"deploy/k8s/istio/virtual-service.yaml", // an example for each application's namespace
+	// Examples of the other attachments (docs/deploy.md, "With Istio").
+	"deploy/k8s/istio/authorization-policy-sidecars.yaml",
+	"deploy/k8s/istio/authorization-policy-gateway-api.yaml",
+	"deploy/k8s/istio/authorization-policy-waypoint.yaml",
+	"deploy/k8s/istio/httproute-gateway-api.yaml",
 }
+
+// policyFiles are the files under deploy/k8s that are policies, not
+// manifests: a configMapGenerator makes them ConfigMaps.
+var policyFiles = []string{configMapFile}
 
 // istioOperator is the part of install.istio.io/v1alpha1 IstioOperator the
 // repository ships: metadata and spec.meshConfig. The full IstioOperator
@@ -75,6 +89,21 @@ var manifestKinds = map[string]manifestKind{
 		newObj:  func() any { return &istionetworking.VirtualService{} },
 		newSpec: func() proto.Message { return &istionetworkingv1alpha3.VirtualService{} },
 	},
+	"networking.istio.io/v1alpha3/EnvoyFilter": {
+		newObj:  func() any { return &istionetworkingalpha.EnvoyFilter{} },
+		newSpec: func() proto.Message { return &istionetworkingv1alpha3.EnvoyFilter{} },
+	},
+	// Envoy Gateway, Gateway API and Prometheus Operator types have plain
+	// Go structs: decodeStrict refuses unknown, duplicate and miscased fields.
+	"gateway.envoyproxy.io/v1alpha1/SecurityPolicy":      {newObj: func() any { return &egv1a1.SecurityPolicy{} }},
+	"gateway.envoyproxy.io/v1alpha1/EnvoyProxy":          {newObj: func() any { return &egv1a1.EnvoyProxy{} }},
+	"gateway.envoyproxy.io/v1alpha1/ClientTrafficPolicy": {newObj: func() any { return &egv1a1.ClientTrafficPolicy{} }},
+	"gateway.networking.k8s.io/v1/GatewayClass":          {newObj: func() any { return &gwapiv1.GatewayClass{} }},
+	"gateway.networking.k8s.io/v1/Gateway":               {newObj: func() any { return &gwapiv1.Gateway{} }},
+	"gateway.networking.k8s.io/v1/HTTPRoute":             {newObj: func() any { return &gwapiv1.HTTPRoute{} }},
+	"gateway.networking.k8s.io/v1beta1/ReferenceGrant":   {newObj: func() any { return &gwapiv1beta1.ReferenceGrant{} }},
+	"monitoring.coreos.com/v1/ServiceMonitor":            {newObj: func() any { return &monitoringv1.ServiceMonitor{} }},
+	"monitoring.coreos.com/v1/PrometheusRule":            {newObj: func() any { return &monitoringv1.PrometheusRule{} }},
 	"install.istio.io/v1alpha1/IstioOperator": {
 		newObj:  func() any { return &istioOperator{} },
 		newSpec: func() proto.Message { return &istiomeshv1alpha1.MeshConfig{} },
@@ -175,6 +204,9 @@ func k8sManifests(t *testing.T) []manifest {
 	manifestsOnce.Do(func() {
 		var errs []string
 		for _, f := range files {
+			if slices.Contains(policyFiles, f) {
+				continue
+			}
 			data := repoFile(t, f)
 			docs := yamlDocuments(data)
 			if len(docs) == 0 {
@@ -220,6 +252,18 @@ func find[T any](t *testing.T, dir string) T {
 	return found[0]
 }
 
+// specsOf returns every Istio spec of type T under deploy/k8s, with its manifest.
+func specsOf[T proto.Message](t *testing.T) map[string]T {
+	t.Helper()
+	out := map[string]T{}
+	for _, m := range k8sManifests(t) {
+		if v, ok := m.spec.(T); ok {
+			out[m.String()] = v
+		}
+	}
+	return out
+}
+
 // findSpec returns the single Istio spec of type T under deploy/k8s.
 func findSpec[T proto.Message](t *testing.T) T {
 	t.Helper()
@@ -244,10 +288,11 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	}
 	// Every kind the brief asks for is shipped.
 	for _, k := range []string{
-		"apps/v1/Deployment", "v1/Service", "v1/ConfigMap", "policy/v1/PodDisruptionBudget",
+		"apps/v1/Deployment", "v1/Service", "policy/v1/PodDisruptionBudget",
 		"networking.k8s.io/v1/NetworkPolicy", "kustomize.config.k8s.io/v1beta1/Kustomization",
 		"security.istio.io/v1/AuthorizationPolicy", "networking.istio.io/v1/VirtualService",
-		"install.istio.io/v1alpha1/IstioOperator",
+		"install.istio.io/v1alpha1/IstioOperator", "networking.istio.io/v1alpha3/EnvoyFilter",
+		"gateway.networking.k8s.io/v1/HTTPRoute",
 	} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s under %s", k, k8sDir)
@@ -284,6 +329,11 @@ func TestStrictDecodingCatchesMistakes(t *testing.T) {
 		{"deploy/k8s/istio/mesh-config.yaml", "        failOpen: true", "        failopen: true"},
 		{"deploy/k8s/istio/mesh-config.yaml", "        timeout: 0.25s", "        timeout: soon"},
 		{"deploy/k8s/kustomization.yaml", "resources:", "resource:"},
+		{"deploy/envoy-gateway/securitypolicies.yaml", "    contextExtensions:", "    contextExtension:"},
+		{"deploy/envoy-gateway/securitypolicies.yaml", "    headersToExtAuth:", "    headersToExtauth:"},
+		{"deploy/envoy-gateway/httproutes.yaml", "        responseHeaderModifier:", "        responseHeadersModifier:"},
+		{"deploy/envoy-gateway/gateway.yaml", "  controllerName:", "  controller:"},
+		{"deploy/envoy-gateway/referencegrant.yaml", "  from:", "  From:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file+": "+tc.new, func(t *testing.T) {
@@ -367,6 +417,92 @@ func TestKustomizationsListExistingFiles(t *testing.T) {
 	for _, f := range appliedSeparately {
 		if listed[f] {
 			t.Errorf("%s is listed by a kustomization but also marked appliedSeparately", f)
+		}
+	}
+}
+
+var (
+	builtOnce sync.Once
+	builtK8s  []manifest
+	builtErr  error
+)
+
+// builtManifests is `kustomize build deploy/k8s`, decoded strictly.
+func builtManifests(t *testing.T) []manifest {
+	t.Helper()
+	root := repoRoot(t)
+	builtOnce.Do(func() {
+		k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+		resMap, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(root, filepath.FromSlash(k8sDir)))
+		if err != nil {
+			builtErr = err
+			return
+		}
+		for _, r := range resMap.Resources() {
+			y, err := r.AsYAML()
+			if err != nil {
+				builtErr = err
+				return
+			}
+			m, err := decodeManifest(y)
+			if err != nil {
+				builtErr = fmt.Errorf("built %s: %w", r.CurId(), err)
+				return
+			}
+			m.file = "kustomize build " + k8sDir
+			builtK8s = append(builtK8s, m)
+		}
+	})
+	if builtErr != nil {
+		t.Fatal(builtErr)
+	}
+	return builtK8s
+}
+
+// builtConfigMap is the one ConfigMap `kustomize build deploy/k8s` makes.
+func builtConfigMap(t *testing.T) *corev1.ConfigMap {
+	t.Helper()
+	var found []*corev1.ConfigMap
+	for _, m := range builtManifests(t) {
+		if cm, ok := m.obj.(*corev1.ConfigMap); ok {
+			found = append(found, cm)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("kustomize build %s made %d ConfigMaps, want 1", k8sDir, len(found))
+	}
+	return found[0]
+}
+
+// TestPolicyFileIsTheConfigMap: the policy file is applied as-is, under a
+// fixed name (no hash suffix), so an edit is a live reload, not a rollout.
+func TestPolicyFileIsTheConfigMap(t *testing.T) {
+	cm := builtConfigMap(t)
+	d := deployment(t)
+	if cm.Name != "cors-authz-policy" {
+		t.Errorf("ConfigMap name %q: want cors-authz-policy, without a hash suffix", cm.Name)
+	}
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.ConfigMap != nil && v.ConfigMap.Name != cm.Name {
+			t.Errorf("Deployment mounts ConfigMap %q, kustomize makes %q", v.ConfigMap.Name, cm.Name)
+		}
+	}
+	if got, want := cm.Data["policy.yaml"], string(repoFile(t, configMapFile)); got != want {
+		t.Errorf("ConfigMap policy.yaml differs from %s: the file is not applied as-is", configMapFile)
+	}
+	k := find[*kusttypes.Kustomization](t, k8sDir)
+	if len(k.ConfigMapGenerator) != 1 || k.ConfigMapGenerator[0].Options == nil || !k.ConfigMapGenerator[0].Options.DisableNameSuffixHash {
+		t.Errorf("configMapGenerator %+v: want one generator with disableNameSuffixHash", k.ConfigMapGenerator)
+	}
+	for _, m := range builtManifests(t) {
+		if m.kind == "Deployment" {
+			if ann := m.obj.(*appsv1.Deployment).Spec.Template.Annotations; len(ann) > 0 {
+				for a := range ann {
+					if strings.Contains(strings.ToLower(a), "checksum") || strings.Contains(strings.ToLower(a), "hash") {
+						t.Errorf("pod template annotation %q would roll the pods on a policy edit", a)
+					}
+				}
+			}
 		}
 	}
 }

@@ -69,6 +69,10 @@ type Config struct {
 	// raw_value, not joined) instead of the headers map.
 	EncodeRawHeaders bool
 
+	// Filters are HTTP filters that may answer with a local reply (401,
+	// 403, 429), in chain order, each before or after ext_authz.
+	Filters []LocalReplyFilter
+
 	// OnCheck, when set, is called after each Check call.
 	OnCheck func(CheckEvent)
 
@@ -134,6 +138,11 @@ func compile(cfg Config) (*compiled, error) {
 	}
 	if cfg.AuthzTarget == "" {
 		errs = append(errs, errors.New("authz target is empty"))
+	}
+	for i, f := range cfg.Filters {
+		if f.Status < 200 || f.Status > 599 {
+			errs = append(errs, fmt.Errorf("filters[%d] (%s): status %d: want 200..599", i, f.Name, f.Status))
+		}
 	}
 	for i, r := range cfg.Routes {
 		switch {

@@ -46,6 +46,13 @@
 //     x-envoy-auth-failure-mode-allowed), otherwise status_on_error (default
 //     403; outside 100..511 also 403).
 //
+//   - Local replies of other filters (LocalReplyFilter: jwt_authn 401, rbac
+//     403, local_ratelimit 429) and the router's 503 pass through every
+//     encoder filter (sendLocalReplyViaFilterChain), so ext_authz adds the
+//     response_headers_to_add stored by an OK check to them; a filter ahead
+//     of ext_authz, a route with ext_authz disabled, or a failed check
+//     (failure_mode_allow) leaves them without.
+//
 //   - The CheckResponse's dynamic_metadata (OK and denied answers; none on
 //     errors) is merged into the stream's metadata namespace
 //     envoy.filters.http.ext_authz (Filter::onComplete), top-level keys

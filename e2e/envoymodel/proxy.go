@@ -123,6 +123,13 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		d.header.Set("x-request-id", newUUID())
 	}
 
+	// Filters ahead of ext_authz decode first; their local replies never
+	// see a check.
+	if f := p.cfg.firstRejecting(d, true); f != nil {
+		p.filterReply(w, r, rt, f, nil)
+		return
+	}
+
 	var respAdd []*corev3.HeaderValueOption
 	if !rt.DisableExtAuthz {
 		ev := p.check(r.Context(), d, rt)
@@ -153,6 +160,12 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			d.authority = r.Host
 			respAdd = ok.GetResponseHeadersToAdd()
 		}
+	}
+	// Filters after ext_authz: their local replies run through ext_authz's
+	// encodeHeaders too, with what the check stored.
+	if f := p.cfg.firstRejecting(d, false); f != nil {
+		p.filterReply(w, r, rt, f, respAdd)
+		return
 	}
 	p.forward(w, r, d, rt, respAdd, si)
 }
@@ -227,8 +240,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, d *downstream, r
 	}
 	resp, err := p.transport.RoundTrip(out)
 	if err != nil {
-		p.localReply(w, r, rt, http.StatusServiceUnavailable,
-			"upstream connect error or disconnect/reset before headers", nil)
+		// The router's local reply goes through every encoder filter,
+		// ext_authz's included (see filterReply).
+		p.filterReply(w, r, rt, &LocalReplyFilter{Name: "router", Status: http.StatusServiceUnavailable,
+			Body: "upstream connect error or disconnect/reset before headers"}, respAdd)
 		return
 	}
 	defer resp.Body.Close()

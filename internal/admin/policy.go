@@ -23,8 +23,31 @@ type policyView struct {
 	// LastReloadError is set while the policy file on disk is refused:
 	// the policy shown is then the last good one, older than the file.
 	LastReloadError *policy.ReloadFailure `json:"last_reload_error,omitempty"`
-	// Policy is the normalised document being enforced.
+	// Policy is the normalised document being enforced (in a policy
+	// directory, the base policy).
 	Policy *policy.Document `json:"policy"`
+	// Files is the state of each file of a policy directory: loaded or
+	// refused, why, and the version serving. Absent for a policy file.
+	Files []policy.FileState `json:"files,omitempty"`
+	// Fragments are the fragments being served, in name order, each with
+	// the origins (and additions) it grants per class: which file granted
+	// an origin. Absent without fragments.
+	Fragments []fragmentView `json:"fragments,omitempty"`
+}
+
+// fragmentView is one fragment being served.
+type fragmentView struct {
+	File   string             `json:"file"`
+	SHA256 string             `json:"sha256"`
+	Extend []policy.Extension `json:"extend"`
+}
+
+func fragmentViews(p *policy.Policy) []fragmentView {
+	var out []fragmentView
+	for _, f := range p.Fragments() {
+		out = append(out, fragmentView{File: f.Name(), SHA256: f.SHA256(), Extend: f.Doc().Extend})
+	}
+	return out
 }
 
 // newPolicyView builds the /policy view of s, or returns false when no
@@ -39,10 +62,12 @@ func newPolicyView(s policy.Snapshot) (policyView, bool) {
 		Source:     s.Policy.Source(),
 		LoadedAt:   s.LoadedAt.UTC(),
 		Policy:     s.Policy.Spec(),
+		Fragments:  fragmentViews(s.Policy),
 	}
 	if s.Reload != nil {
 		v.LastReloadSuccess = s.Reload.LastSuccess.UTC()
 		v.LastReloadError = s.Reload.LastError
+		v.Files = s.Reload.Files
 	}
 	return v, true
 }

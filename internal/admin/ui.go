@@ -80,6 +80,15 @@ type classView struct {
 	policy.ClassSpec
 	Origins     []string
 	MoreOrigins int
+	Fragments   []fragmentOrigins // what each fragment grants in a delegated class
+}
+
+// fragmentOrigins is one fragment's extension of a class, as shown.
+type fragmentOrigins struct {
+	File        string
+	Origins     []string
+	MoreOrigins int
+	Additions   []string // methods, then request headers, then exposed headers
 }
 
 // countTable is the shadow disagreements, one row per enforced class.
@@ -123,6 +132,16 @@ func newPanel(name string, st policy.Snapshot) *panel {
 		cv := classView{Pos: i + 1, ClassSpec: c, Origins: c.AllowOrigins}
 		if len(cv.Origins) > maxOriginsShown {
 			cv.Origins, cv.MoreOrigins = cv.Origins[:maxOriginsShown], len(cv.Origins)-maxOriginsShown
+		}
+		if cl := st.Policy.Class(c.Name); cl != nil {
+			for _, e := range cl.Extensions() {
+				fo := fragmentOrigins{File: e.File, Origins: e.AllowOrigins}
+				if len(fo.Origins) > maxOriginsShown {
+					fo.Origins, fo.MoreOrigins = fo.Origins[:maxOriginsShown], len(fo.Origins)-maxOriginsShown
+				}
+				fo.Additions = append(append(append(fo.Additions, e.AllowMethods...), e.AllowHeaders...), e.ExposeHeaders...)
+				cv.Fragments = append(cv.Fragments, fo)
+			}
 		}
 		p.Classes = append(p.Classes, cv)
 	}

@@ -13,7 +13,11 @@
 // and whether the class that would now serve them grants more.
 //
 // The analysis is conservative: when it cannot show that a change leaves
-// access the same or narrower, it flags the change as widening.
+// access the same or narrower, it flags the change as widening. The CORS
+// rules it reasons with are those the service enforces, from the same
+// packages: origin patterns and allowlists (internal/origin), host
+// patterns (internal/hosts), request-header names (internal/headers) and
+// methods (internal/methods). This package holds only the comparison.
 package diff
 
 import (
@@ -110,6 +114,9 @@ type Report struct {
 
 // Changed reports whether the normalised policies differ at all.
 func (r *Report) Changed() bool { return len(r.Changes) > 0 }
+
+// Widen reports whether at least one change widens access (Widens).
+func (r *Report) Widen() bool { return r.Widens }
 
 // Policies compares two compiled policies.
 func Policies(old, new *policy.Policy) *Report {

@@ -14,6 +14,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc/codes"
 
+	"github.com/cors-authz/cors-authz/internal/paths"
 	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
@@ -118,6 +119,11 @@ type Explanation struct {
 	Kind      string         `json:"kind"`
 	Allowed   bool           `json:"allowed"`
 	Reason    string         `json:"reason"`
+	// GrantedBy names the files that granted the request's origin in its
+	// class (the policy file, or in a policy directory the base and/or the
+	// fragments); empty when the origin is not granted.
+	GrantedBy []string `json:"granted_by,omitempty"`
+	delegated bool
 
 	// What Envoy does.
 	Action     string   `json:"envoy_action"` // "forward" or "respond"
@@ -142,11 +148,23 @@ func Explain(p *policy.Policy, r policy.Request) Explanation {
 	if v.Class.Spec != nil {
 		e.ClassLine = v.Class.Spec.Line
 	}
+	if v.Grant != nil {
+		e.GrantedBy = v.Grant.Files()
+	}
+	e.delegated = v.Class.Delegated()
 	switch v.Selection {
 	case policy.ByHint:
 		e.Why = fmt.Sprintf("named by the route's cors_class context extension %q", r.ClassHint)
 	case policy.ByMatch:
 		e.Why = "first class whose match holds for host " + quote(r.Host) + " and path " + quote(r.Path)
+		// Path rules see the path's normal form (docs/policy.md, Paths).
+		raw := r.Path
+		if i := strings.IndexAny(raw, "?#"); i >= 0 {
+			raw = raw[:i]
+		}
+		if norm, _ := paths.Normalise(r.Path); norm != raw {
+			e.Why += " (normal form " + quote(norm) + ")"
+		}
 	default:
 		if r.ClassHint != "" {
 			e.Why = fmt.Sprintf("the route names cors_class %q, which the policy does not define: default deny", r.ClassHint)
@@ -197,6 +215,9 @@ func (e Explanation) WriteText(w io.Writer) {
 		verdict = "allowed"
 	}
 	fmt.Fprintf(w, "verdict:  %s (%s)\n", verdict, e.Reason)
+	if e.delegated && len(e.GrantedBy) > 0 {
+		fmt.Fprintf(w, "granted:  %s by %s\n", r.Origin, strings.Join(e.GrantedBy, ", "))
+	}
 	if e.Action == "respond" {
 		fmt.Fprintf(w, "envoy:    answers the request itself with HTTP %d and an empty body (gRPC %s, denied_response)\n", e.HTTPStatus, e.GRPCStatus)
 	} else {

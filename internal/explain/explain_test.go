@@ -104,6 +104,13 @@ func TestExplain(t *testing.T) {
 			"default-deny", "default", "forward", false, 0, "unknown_class: nope", "", "does not define"},
 		{explain.Input{Path: "/x", Origin: ptr("https://partner.example.org"), Class: "public-api"},
 			"public-api", "context_extension", "forward", true, 0, "origin_allowed", "access-control-allow-origin", "context extension"},
+		// Issue 11 item 2: the class comes from the path's normal form, and says so.
+		{explain.Input{Path: "/api/v1/%2e%2e/admin?x", Origin: ptr("https://partner.example.org")},
+			"internal", "match", "forward", false, 0, "cross_origin_to_internal", "", `path "/api/v1/%2e%2e/admin?x" (normal form "/api/admin")`},
+		{explain.Input{Path: "/api/v1/..%2Fadmin", Origin: ptr("https://partner.example.org")},
+			"public-api", "match", "forward", false, 0, "path_ambiguous", "vary", `and path "/api/v1/..%2Fadmin"`},
+		{explain.Input{Path: "/api/v1/x?y", Origin: ptr("https://partner.example.org")},
+			"public-api", "match", "forward", true, 0, "origin_allowed", "access-control-allow-origin", `and path "/api/v1/x?y"` + "\n"},
 	}
 	for _, tt := range tests {
 		r, err := tt.in.Request()
@@ -121,6 +128,52 @@ func TestExplain(t *testing.T) {
 		e.WriteText(&buf)
 		if !strings.Contains(buf.String(), tt.write) {
 			t.Errorf("text lacks %q:\n%s", tt.write, buf.String())
+		}
+	}
+}
+
+// TestExplainProvenance: in a delegated class, explain names the files
+// that granted the origin; outside delegation the text is unchanged.
+func TestExplainProvenance(t *testing.T) {
+	base, _, err := policy.Parse("policy.yaml", []byte(`version: 1
+classes:
+  - name: partners
+    match: {path_prefixes: [/]}
+    allow_origins: [https://own.example.org]
+    delegate: {origin_domains: [example.org], allow_methods: [PUT]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _, err := policy.ParseFragment(base, "team-a.yaml", []byte("version: 1\nextend: [{class: partners, allow_origins: [https://a.example.org, https://own.example.org], allow_methods: [PUT]}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := base.WithFragments([]*policy.Fragment{f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		pol    *policy.Policy
+		origin string
+		want   []string
+		line   string
+	}{
+		{p, "https://a.example.org", []string{"team-a.yaml"}, "granted:  https://a.example.org by team-a.yaml\n"},
+		{p, "https://own.example.org", []string{"policy.yaml", "team-a.yaml"}, "granted:  https://own.example.org by policy.yaml, team-a.yaml\n"},
+		{p, "https://b.example.org", nil, ""},
+		{policy.Default(), "https://partner.example.org", []string{policy.DefaultName}, ""},
+	}
+	for _, tt := range tests {
+		r, _ := explain.Input{Method: "GET", Path: "/api/v1/x", Host: "api.example.com", Origin: ptr(tt.origin)}.Request()
+		e := explain.Explain(tt.pol, r)
+		if strings.Join(e.GrantedBy, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("%s: granted by %v, want %v", tt.origin, e.GrantedBy, tt.want)
+		}
+		var b bytes.Buffer
+		e.WriteText(&b)
+		if got := strings.Contains(b.String(), "granted:"); got != (tt.line != "") || tt.line != "" && !strings.Contains(b.String(), tt.line) {
+			t.Errorf("%s: text\n%s\nwant line %q", tt.origin, b.String(), tt.line)
 		}
 	}
 }

@@ -26,7 +26,8 @@ var (
 )
 
 // Normalise checks a match.hosts entry as written by an operator and
-// returns its canonical spelling (lower case).
+// returns its canonical spelling (lower case, one trailing dot of the
+// name dropped: requests match with or without it, see SplitHostPort).
 func Normalise(h string) (string, error) {
 	low := strings.ToLower(h)
 	host, port := low, ""
@@ -47,11 +48,23 @@ func Normalise(h string) (string, error) {
 			return "", ErrPort
 		}
 	}
+	if fqdn, ok := strings.CutSuffix(host, "."); ok && !strings.HasPrefix(host, "[") {
+		host = fqdn
+		low = host
+		if port != "" {
+			low += ":" + port
+		}
+	}
 	name := strings.TrimPrefix(host, "*.")
 	if name == "" || strings.Contains(name, "*") {
 		return "", ErrHost
 	}
 	if !strings.HasPrefix(host, "[") {
+		// Empty labels name no host (RFC 1034 §3.1); after the one
+		// trailing dot, none is left.
+		if strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..") {
+			return "", ErrName
+		}
 		for i := 0; i < len(name); i++ {
 			c := name[i]
 			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
@@ -125,7 +138,9 @@ func MatchAny(ps []Pattern, authority string) bool {
 
 // SplitHostPort splits an :authority (RFC 3986 §3.2: host [ ":" port ])
 // into host and port without allocating; IPv6 literals keep their
-// brackets.
+// brackets. One trailing dot of a host name is dropped: "example.com." is
+// the fully qualified spelling of the same DNS name (RFC 1034 §3.1), which
+// the same server answers, so it must meet the same host rules.
 func SplitHostPort(a string) (host, port string) {
 	if strings.HasPrefix(a, "[") {
 		j := strings.IndexByte(a, ']')
@@ -134,10 +149,11 @@ func SplitHostPort(a string) (host, port string) {
 		}
 		return a[:j+1], strings.TrimPrefix(a[j+1:], ":")
 	}
+	host = a
 	if j := strings.LastIndexByte(a, ':'); j >= 0 {
-		return a[:j], a[j+1:]
+		host, port = a[:j], a[j+1:]
 	}
-	return a, ""
+	return strings.TrimSuffix(host, "."), port
 }
 
 // Overlaps reports whether some host:port matches both p and q.

@@ -24,7 +24,12 @@ func TestNormalise(t *testing.T) {
 		{"*", "", ErrHost},
 		{"*.", "", ErrHost},
 		{"a.*.example", "", ErrHost},
-		{"a.example.", "a.example.", nil},
+		{"a.example.", "a.example", nil}, // one trailing dot dropped (issue 11 item 3)
+		{"*.A.example.:8443", "*.a.example:8443", nil},
+		{"a.example..", "", ErrName},
+		{"a..example", "", ErrName},
+		{".a.example", "", ErrName},
+		{".", "", ErrHost},
 		{"*.*.example", "", ErrHost},
 		{"", "", ErrHost},
 		{"a b", "", ErrName},
@@ -65,6 +70,11 @@ func TestSplitHostPort(t *testing.T) {
 		{"[::1]:8080", "[::1]", "8080"},
 		{"[::1", "[::1", ""},
 		{"", "", ""},
+		// One trailing dot: the same DNS name (issue 11 item 3).
+		{"a.example.", "a.example", ""},
+		{"a.example.:443", "a.example", "443"},
+		{"a.example..", "a.example.", ""},
+		{".", "", ""},
 	}
 	for _, tt := range tests {
 		if h, p := SplitHostPort(tt.in); h != tt.host || p != tt.port {
@@ -81,6 +91,9 @@ func TestMatchAny(t *testing.T) {
 		"xapi.example.com": false, "example.com": false, ".api.example.com": false,
 		"localhost:8080": true, "localhost": false, "localhost:8081": false,
 		"[::1]:9000": true, "[::1]": false, "": false,
+		// A trailing dot names the same host (issue 11 item 3).
+		"api.example.com.": true, "api.example.com.:443": true, "API.EXAMPLE.COM.": true, "x.api.example.com.": true,
+		"localhost.:8080": true, "api.example.com..": false, "api.example.com.x": false, ".": false,
 	}
 	for authority, want := range tests {
 		if got := MatchAny(ps, authority); got != want {

@@ -18,16 +18,27 @@ func Forbidden(m string) bool {
 	return false
 }
 
-// standard methods whose lower-case spelling browsers normalise to upper
-// case (Fetch §2.2.1 "normalize"); listing "patch" would never match the
-// "PATCH" a browser sends, and listing "get" is a likely typo.
-var standard = map[string]bool{"DELETE": true, "GET": true, "HEAD": true, "OPTIONS": true, "POST": true, "PUT": true, "PATCH": true}
+// normalised are the methods whose any-case spelling browsers upper-case
+// before sending (Fetch §2.2.1 "normalize": DELETE, GET, HEAD, OPTIONS,
+// POST, PUT). Every other method, PATCH included, goes out exactly as the
+// script wrote it: fetch(url, {method: "patch"}) preflights with
+// Access-Control-Request-Method: patch.
+var normalised = map[string]bool{"DELETE": true, "GET": true, "HEAD": true, "OPTIONS": true, "POST": true, "PUT": true}
 
-// Misspelled reports whether m is a non-upper-case spelling of a standard
-// method, and returns the intended spelling.
+// Misspelled reports whether m is a non-upper-case spelling of a method
+// browsers normalise, which no browser ever sends (listing "get" is a
+// typo), and returns the spelling they do send.
 func Misspelled(m string) (string, bool) {
 	up := strings.ToUpper(m)
-	return up, standard[up] && up != m
+	return up, normalised[up] && up != m
+}
+
+// SentAsWritten reports whether m is a method browsers do not normalise
+// and that has lower-case letters: only a request spelled exactly m (a
+// script's fetch(url, {method: m})) matches it, never the upper-case form.
+func SentAsWritten(m string) bool {
+	up := strings.ToUpper(m)
+	return !normalised[up] && up != m
 }
 
 // Set is a class's allow_methods. Methods compare case-sensitively

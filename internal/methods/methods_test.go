@@ -14,16 +14,42 @@ func TestMethods(t *testing.T) {
 	if Forbidden("PATCH") {
 		t.Error("PATCH forbidden")
 	}
-	if up, bad := Misspelled("patch"); !bad || up != "PATCH" {
-		t.Errorf("Misspelled(patch) = %q, %v", up, bad)
-	}
-	for _, m := range []string{"PATCH", "PROPFIND", "propfind"} {
-		if _, bad := Misspelled(m); bad {
-			t.Errorf("Misspelled(%s) = true", m)
-		}
-	}
 	if !Safelisted("GET") || Safelisted("get") || Safelisted("PUT") {
 		t.Error("Safelisted wrong")
+	}
+}
+
+// TestNormalisation: Fetch §2.2.1 "normalize" upper-cases DELETE, GET,
+// HEAD, OPTIONS, POST and PUT only; every other method is sent as written.
+func TestNormalisation(t *testing.T) {
+	tests := []struct {
+		m             string
+		misspelled    bool
+		up            string
+		sentAsWritten bool
+	}{
+		{"get", true, "GET", false},
+		{"Post", true, "POST", false},
+		{"delete", true, "DELETE", false},
+		{"options", true, "OPTIONS", false},
+		{"hEAD", true, "HEAD", false},
+		{"put", true, "PUT", false},
+		{"GET", false, "GET", false},
+		{"PATCH", false, "PATCH", false},
+		{"patch", false, "PATCH", true}, // fetch(url, {method: "patch"}) sends "patch"
+		{"Patch", false, "PATCH", true},
+		{"PROPFIND", false, "PROPFIND", false},
+		{"propfind", false, "PROPFIND", true},
+		{"X-1", false, "X-1", false},
+	}
+	for _, tt := range tests {
+		up, bad := Misspelled(tt.m)
+		if bad != tt.misspelled || (bad && up != tt.up) {
+			t.Errorf("Misspelled(%q) = %q, %v; want %q, %v", tt.m, up, bad, tt.up, tt.misspelled)
+		}
+		if got := SentAsWritten(tt.m); got != tt.sentAsWritten {
+			t.Errorf("SentAsWritten(%q) = %v, want %v", tt.m, got, tt.sentAsWritten)
+		}
 	}
 }
 

@@ -30,7 +30,7 @@ func ExampleWatcher() {
 	defer w.Close()
 	fmt.Println("first load:", w.Load())
 
-	os.WriteFile(path, []byte("version: 1\nclasses:\n  - name: internal\n    colour: blue\n"), 0o644)
+	os.WriteFile(path, []byte("version: 1\nclasses:\n  - name: internal\n    colour: blue\n    match: {path_prefixes: [/]}\n"), 0o644)
 	err := w.Load()
 	fmt.Println("refused:", err != nil, "issues:", len(w.Status().LastError.Issues), "generation still:", w.Status().Generation)
 	// Output:

@@ -2,9 +2,12 @@ package reload
 
 import (
 	"errors"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
 // metrics are the reload metrics. The policy generation gauge is the check
@@ -13,6 +16,7 @@ type metrics struct {
 	ok, ko      prometheus.Counter
 	lastSuccess prometheus.Gauge
 	failed      prometheus.Gauge
+	files       *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -31,11 +35,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "cors_authz_policy_last_reload_failed",
 			Help: "1 while the policy file on disk is refused (the served policy is older than the file), else 0.",
 		}),
+		files: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cors_authz_policy_file_state",
+			Help: "For a policy directory, 1 for each file in its current state: loaded (the version on disk serves) or refused (its last good version, if any, serves). The file label is the name within the directory.",
+		}, []string{"file", "state"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{reloads, m.lastSuccess, m.failed} {
+	for _, c := range []prometheus.Collector{reloads, m.lastSuccess, m.failed, m.files} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
@@ -62,3 +70,11 @@ func (m *metrics) failure() {
 }
 
 func (m *metrics) recovered() { m.failed.Set(0) }
+
+// fileStates publishes the state of each file of a policy directory.
+func (m *metrics) fileStates(files []policy.FileState) {
+	m.files.Reset()
+	for _, f := range files {
+		m.files.WithLabelValues(filepath.Base(f.File), f.State).Set(1)
+	}
+}

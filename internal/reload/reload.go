@@ -77,6 +77,8 @@ type Watcher struct {
 	state   policy.ReloadStatus
 	failKey string // what failed last (content digest or read error), to mute repeated polls
 
+	dir *policy.Dir // non-nil when Path is a policy directory
+
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -104,12 +106,16 @@ func New(opts Options) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Watcher{
+	w := &Watcher{
 		opts:    opts,
 		log:     log.With("policy", opts.Path),
 		metrics: m,
 		state:   policy.ReloadStatus{Path: opts.Path},
-	}, nil
+	}
+	if policy.IsDir(opts.Path) {
+		w.dir = policy.OpenDir(opts.Path)
+	}
+	return w, nil
 }
 
 // Status returns the outcome of the loads so far, a copy of the
@@ -121,6 +127,7 @@ func (w *Watcher) Status() *policy.ReloadStatus {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := w.state
+	s.Files = append([]policy.FileState(nil), s.Files...)
 	if s.LastError != nil {
 		f := *s.LastError
 		f.Issues = append([]policy.Issue(nil), f.Issues...)
@@ -144,6 +151,9 @@ func (w *Watcher) load(trigger string, quiet bool) error {
 	defer w.mu.Unlock()
 	now := time.Now()
 	w.state.LastAttempt = now
+	if w.dir != nil {
+		return w.loadDir(trigger, now)
+	}
 
 	data, err := readFile(w.opts.Path)
 	if err != nil {

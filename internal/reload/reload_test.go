@@ -499,3 +499,26 @@ func TestStartTwiceAndCloseTwice(t *testing.T) {
 	}
 	g.Close() // never started
 }
+
+// Status is the caller's own copy, and a nil Watcher (no watched file,
+// as for serve's embedded policy) has none.
+func TestStatusCopy(t *testing.T) {
+	var none *Watcher
+	if st := none.Status(); st != nil {
+		t.Errorf("nil Watcher: Status() = %+v, want nil", st)
+	}
+	f := newFixture(t, brokenPolicy, Options{})
+	if err := f.w.Load(); err == nil {
+		t.Fatal("broken policy loaded")
+	}
+	st := f.w.Status()
+	if st == nil || st.LastError == nil || len(st.LastError.Issues) == 0 || st.LastError.Err() == nil || st.Path != f.path {
+		t.Fatalf("Status() = %+v", st)
+	}
+	st.LastError.Issues[0].Msg = "changed"
+	st.LastError.Message, st.SHA256 = "changed", "changed"
+	again := f.w.Status()
+	if again.LastError.Issues[0].Msg == "changed" || again.LastError.Message == "changed" || again.SHA256 == "changed" {
+		t.Errorf("changing a returned Status changed the watcher's: %+v", again)
+	}
+}

@@ -39,7 +39,7 @@ func (w *Watcher) Start() error {
 		}
 		w.log.Warn("cannot watch the policy directory; polling instead", "error", err.Error(), "every", poll.String())
 	}
-	l := &loop{w: w, path: abs, fsw: fsw, dirs: map[string]bool{}}
+	l := &loop{w: w, path: abs, fsw: fsw, dirs: map[string]bool{}, dirMode: w.dir != nil}
 	if fsw != nil && !l.rewatch() && poll == 0 {
 		poll = DefaultPoll
 		w.log.Warn("cannot watch the policy directory yet; polling until it can be watched", "every", poll.String())
@@ -71,6 +71,8 @@ type loop struct {
 	target string            // path with symlinks resolved, "" if unresolvable
 	fsw    *fsnotify.Watcher // nil when events are unavailable
 	dirs   map[string]bool   // directories being watched
+
+	dirMode bool // path is a policy directory: watch it, not its parent
 }
 
 func (l *loop) run(poll time.Duration) {
@@ -148,6 +150,9 @@ func (l *loop) relevant(ev fsnotify.Event) bool {
 		return false
 	}
 	name := filepath.Clean(ev.Name)
+	if l.dirMode {
+		return relevantInDir(l.path, name) || l.target != "" && relevantInDir(l.target, name)
+	}
 	switch {
 	case name == l.path, name == l.target:
 		return true
@@ -165,12 +170,20 @@ func (l *loop) rewatch() bool {
 	if l.fsw == nil {
 		return false
 	}
-	want := map[string]bool{filepath.Dir(l.path): true}
+	own := filepath.Dir(l.path)
+	if l.dirMode {
+		own = l.path // a policy directory: the events are inside it
+	}
+	want := map[string]bool{own: true}
 	l.target = ""
 	if t, err := filepath.EvalSymlinks(l.path); err == nil {
 		if t, err = filepath.Abs(t); err == nil {
 			l.target = t
-			want[filepath.Dir(t)] = true
+			if l.dirMode {
+				want[t] = true
+			} else {
+				want[filepath.Dir(t)] = true
+			}
 		}
 	}
 	for d := range l.dirs {
@@ -192,7 +205,7 @@ func (l *loop) rewatch() bool {
 		}
 		l.dirs[d] = true
 	}
-	return l.dirs[filepath.Dir(l.path)]
+	return l.dirs[own]
 }
 
 // watching reports whether the kernel still watches dir (a deleted

@@ -23,8 +23,9 @@ var (
 // arrives, Check answers (never panics, never returns an error), every
 // answer passes assertResponse (no byte outside visible ASCII and space in
 // any header, ACAO never "*", Envoy's contract), ACAO is only ever the
-// request's own Origin or a self origin, and the cached service answers
-// exactly like one without a cache.
+// request's own Origin or a self origin, the cached service answers
+// exactly like one without a cache, and the selectively decoded request
+// (the gRPC handler's path) gets the same answer.
 func FuzzCheck(f *testing.F) {
 	for _, tc := range decisionCases {
 		for _, raw := range []bool{false, true} {
@@ -62,6 +63,14 @@ func FuzzCheck(f *testing.F) {
 		assertResponse(t, got)
 		if !proto.Equal(got, want) {
 			t.Fatalf("cached answer differs from a fresh decision:\n got %v\nwant %v", got, want)
+		}
+		// The gRPC handler's path (selective decoding) answers alike.
+		var d envoyauth.Decoded
+		if err := d.Unmarshal(data); err != nil {
+			t.Fatalf("selective decoding refused what proto.Unmarshal accepted: %v", err)
+		}
+		if dec, _ := fuzzCached.checkDecoded(ctx, &d); !proto.Equal(dec, want) {
+			t.Fatalf("selectively decoded answer differs:\n got %v\nwant %v", dec, want)
 		}
 		var view policy.Request
 		envoyauth.ReadRequest(&req, &view)

@@ -5,6 +5,8 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
+
+	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 )
 
 // serviceDesc registers the Service as envoy.service.auth.v3.Authorization:
@@ -33,16 +35,22 @@ func (s *Service) Register(g grpc.ServiceRegistrar) {
 }
 
 // checkHandler is the unary handler of Check. Without interceptors it
-// replies with the shared *envoyauth.PreEncoded when there is one; interceptors
-// always get the *authv3.CheckResponse, as with the generated handler.
+// decodes the request into an envoyauth.Decoded (which envoyauth.NewCodec
+// reads selectively: only what a CORS decision uses) and replies with the
+// shared *PreEncoded when there is one; interceptors always get the
+// *authv3.CheckRequest, fully decoded, and reply with the
+// *authv3.CheckResponse, as with the generated handler. Nothing else the
+// service does needs more than the request view (debug records and the
+// shadow policy read the view too), so the whole message is decoded only
+// when an interceptor is installed.
 func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	in := new(authv3.CheckRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
 	s := srv.(*Service)
 	if interceptor == nil {
-		resp, pre, err := s.answer(ctx, in)
+		in := new(envoyauth.Decoded)
+		if err := dec(in); err != nil {
+			return nil, err
+		}
+		resp, pre, err := s.answer(ctx, nil, in)
 		switch {
 		case err != nil:
 			return nil, err
@@ -50,6 +58,10 @@ func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor
 			return pre, nil
 		}
 		return resp, nil
+	}
+	in := new(authv3.CheckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
 	}
 	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: authv3.Authorization_Check_FullMethodName}
 	return interceptor(ctx, in, info, func(ctx context.Context, req any) (any, error) {

@@ -229,6 +229,8 @@ var refusalReasons = [...]policy.Reason{
 	policy.ReasonUnknownClass,
 	policy.ReasonNoClass,
 	policy.ReasonCrossOriginInternal,
+	policy.ReasonMethodMissing,
+	policy.ReasonPathAmbiguous,
 }
 
 // numRefusalSlots counts refusalReasons and the "other" slot after them.

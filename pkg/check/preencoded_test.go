@@ -121,12 +121,27 @@ func TestPreEncodedAllocs(t *testing.T) {
 	c := envoyauth.NewCodec()
 	ctx := context.Background()
 	req := get("/api/v1/items", "Origin", partner).build()
-	_, _, _ = s.answer(ctx, req)
-	_, _, _ = s.answer(ctx, req)
-	if n := testing.AllocsPerRun(200, func() { _, _, _ = s.answer(ctx, req) }); n != 0 {
+	_, _, _ = s.answer(ctx, req, nil)
+	_, _, _ = s.answer(ctx, req, nil)
+	if n := testing.AllocsPerRun(200, func() { _, _, _ = s.answer(ctx, req, nil) }); n != 0 {
 		t.Errorf("answer on a cache hit: %v allocs, want 0", n)
 	}
-	_, pre, _ := s.answer(ctx, req)
+	// The gRPC handler's path: selective decoding of the wire bytes, then
+	// the answer; a cache hit allocates nothing, decoding included.
+	wire, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d envoyauth.Decoded
+	if n := testing.AllocsPerRun(200, func() {
+		if err := d.Unmarshal(wire); err != nil {
+			t.Fatal(err)
+		}
+		_, _, _ = s.answer(ctx, nil, &d)
+	}); n != 0 {
+		t.Errorf("decode and answer on a cache hit: %v allocs, want 0", n)
+	}
+	_, pre, _ := s.answer(ctx, req, nil)
 	if pre == nil {
 		t.Fatal("cache hit without encoding")
 	}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -158,14 +159,16 @@ func (s *Service) Ready() bool { return s.cur.Load() != nil }
 // authorization service (failure_mode_allow / status_on_error). The only
 // error is codes.Internal, if the handler itself panicked.
 func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
-	resp, _, err := s.answer(ctx, req)
+	resp, _, err := s.answer(ctx, req, nil)
 	return resp, err
 }
 
 // answer is Check for both Check and the gRPC handler (grpc.go): the
 // response, and for a response shared between requests its pre-encoded
-// form (nil for a response built for this request alone).
-func (s *Service) answer(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, pre *envoyauth.PreEncoded, err error) {
+// form (nil for a response built for this request alone). The request is
+// req, or, from the handler, d (a request the server codec decoded
+// selectively).
+func (s *Service) answer(ctx context.Context, req *authv3.CheckRequest, d *envoyauth.Decoded) (resp *authv3.CheckResponse, pre *envoyauth.PreEncoded, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("check: handler panicked; answering Internal", "panic", fmt.Sprint(r))
@@ -177,7 +180,11 @@ func (s *Service) answer(ctx context.Context, req *authv3.CheckRequest) (resp *a
 			resp, pre, err = nil, nil, status.Error(codes.Internal, "cors-authz: internal error")
 		}
 	}()
-	resp, pre = s.check(ctx, req)
+	if d != nil {
+		resp, pre = s.checkDecoded(ctx, d)
+	} else {
+		resp, pre = s.check(ctx, req)
+	}
 	return resp, pre, nil
 }
 
@@ -185,13 +192,32 @@ func (s *Service) answer(ctx context.Context, req *authv3.CheckRequest) (resp *a
 // panic fails the fuzzer instead of being hidden).
 func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, *envoyauth.PreEncoded) {
 	start := monotonic()
+	var r policy.Request
+	ok := envoyauth.ReadRequest(req, &r)
+	return s.decide(ctx, start, &r, ok, false)
+}
+
+// checkDecoded is check for a selectively decoded request. Its view's
+// strings live in d, so what the verdict cache keeps is detached from it
+// (decide).
+func (s *Service) checkDecoded(ctx context.Context, d *envoyauth.Decoded) (*authv3.CheckResponse, *envoyauth.PreEncoded) {
+	start := monotonic()
+	var r policy.Request
+	ok := d.Request(&r)
+	return s.decide(ctx, start, &r, ok, true)
+}
+
+// decide answers the request view r (ok: the request had HTTP
+// attributes). borrowed says r's strings belong to a larger object (a
+// Decoded) that a cached response must not keep alive: an answer about to
+// be cached is then decided again on a copy of r.
+func (s *Service) decide(ctx context.Context, start time.Duration, rp *policy.Request, ok, borrowed bool) (*authv3.CheckResponse, *envoyauth.PreEncoded) {
 	snap := s.cur.Load()
 	if snap == nil {
 		snap = s.boot
 	}
-
-	var r policy.Request
-	if !envoyauth.ReadRequest(req, &r) {
+	r := *rp
+	if !ok {
 		s.record(ctx, start, snap, &snap.classes[0], outMalformed, policy.NotCORS, reasonMalformed, "", false)
 		return snap.malformed.Response(), &snap.malformed
 	}
@@ -229,8 +255,14 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 	}
 
 	v := snap.pol.DecideRoute(&r, rt)
-	out := outcomeOf(&v)
 	static := isStatic(&v)
+	if borrowed && key != nil && !static {
+		// The cached response echoes request values (the Origin): build
+		// it from a copy of them.
+		r = detach(r)
+		v = snap.pol.DecideRoute(&r, rt)
+	}
+	out := outcomeOf(&v)
 	var memo *shadowMemo
 	if sp != nil {
 		memo = s.shadowMiss(ctx, sp, cs, &r, rt, &v, key != nil && !static)
@@ -257,6 +289,25 @@ func (s *Service) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 	}
 	s.record(ctx, start, snap, cs, out, v.Kind, v.Reason, v.Detail, false)
 	return resp, pre
+}
+
+// detach returns r with its strings copied into one new allocation.
+func detach(r policy.Request) policy.Request {
+	fields := [...]*string{&r.Method, &r.Scheme, &r.Host, &r.Path, &r.Origin, &r.ACRM, &r.ACRH, &r.ACRPN, &r.ClassHint}
+	n := 0
+	for _, f := range fields {
+		n += len(*f)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, f := range fields {
+		b.WriteString(*f)
+	}
+	all := b.String()
+	for _, f := range fields {
+		*f, all = all[:len(*f)], all[len(*f):]
+	}
+	return r
 }
 
 // Reasons of the answers this package gives without asking the policy.

@@ -12,7 +12,11 @@ import (
 // is written from its stored bytes instead of being marshalled: the
 // service's shared responses then cost no encoding per call.
 //
-// Every other message (the CheckRequest, the health and reflection
+// A *Decoded request (what pkg/check's handler decodes into) is read
+// selectively: only the fields a CORS decision uses, with no message built
+// (see Decoded).
+//
+// Every other message (a *CheckRequest, the health and reflection
 // services' messages, responses built for one request) goes to the
 // standard codec unchanged, so the codec is safe for every service on the
 // server.
@@ -35,8 +39,20 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 	return c.std.Marshal(v)
 }
 
-// Unmarshal is the standard codec's.
-func (c codec) Unmarshal(data mem.BufferSlice, v any) error { return c.std.Unmarshal(data, v) }
+// Unmarshal decodes a *Decoded selectively (Decoded.Unmarshal: only what a
+// CORS decision reads, without building the message), and anything else
+// with the standard codec.
+func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
+	d, ok := v.(*Decoded)
+	if !ok {
+		return c.std.Unmarshal(data, v)
+	}
+	// One buffer (the usual case) is read in place; Decoded keeps no
+	// reference to it.
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer buf.Free()
+	return d.Unmarshal(buf.ReadOnlyData())
+}
 
 // Name is "proto": the codec replaces gRPC's protobuf codec on the server
 // and speaks the same content-subtype.

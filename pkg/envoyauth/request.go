@@ -17,6 +17,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
+	"github.com/cors-authz/cors-authz/internal/headers"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -48,7 +49,9 @@ const (
 // header_map is set (Envoy's encode_raw_headers: true), they come from
 // header_map instead: raw bytes, names as sent, repeated names on separate
 // entries, which ReadRequest joins with "," itself so that two Origin lines
-// become one invalid origin, exactly as with the map encoding.
+// become one invalid origin, exactly as with the map encoding. Joining
+// takes linear time whatever the number of lines: it stops where the value
+// is already invalid (a second Origin) and at a byte cap (see join).
 //
 // The map path, which every Envoy without encode_raw_headers takes, only
 // does map lookups and does not allocate.
@@ -78,7 +81,18 @@ type fields struct {
 	// present at all (an empty Origin is still an Origin).
 	hdr  [numSlots]string
 	seen [numSlots]bool
+
+	// Repeated header_map lines of slot i are joined into joined[i]
+	// (hdr[i] is then its first line); full[i] says joining has stopped.
+	joined [numSlots][]byte
+	full   [numSlots]bool
 }
+
+// maxJoinedLen caps a value joined from repeated header_map lines: one
+// byte past the longest value a decision reads (an
+// Access-Control-Request-Headers list longer than headers.MaxACRHLen is
+// refused unread), so a capped value is refused exactly like the whole.
+const maxJoinedLen = headers.MaxACRHLen + 1
 
 // fromMessage extracts the fields of a decoded CheckRequest and reports
 // whether it has attributes.request.http.
@@ -116,7 +130,9 @@ func (f *fields) fromMessage(req *authv3.CheckRequest) bool {
 		return true
 	}
 	for _, hv := range h.GetHeaderMap().GetHeaders() {
-		f.rawLine(hv.GetKey(), rawValue(hv))
+		if i := f.slot(hv.GetKey()); i >= 0 {
+			f.line(i, rawValue(hv))
+		}
 	}
 	return true
 }
@@ -136,21 +152,76 @@ func rawValue(hv *corev3.HeaderValue) string {
 	return hv.GetValue()
 }
 
-// rawLine records one header_map line (name as sent, value raw). Lines of
-// headers a decision does not read are ignored.
-func (f *fields) rawLine(name, val string) {
+// slot returns the slot a header_map line named name fills, or -1 when the
+// line is not needed: a header a decision does not read, or one whose
+// value has stopped growing (see join). A decoder calls it before it
+// copies the line's value.
+func (f *fields) slot(name string) int {
 	i := slotOf(name)
-	if i < 0 {
-		return
+	if i < 0 || f.full[i] {
+		return -1
 	}
+	return i
+}
+
+// line records the value (raw, as sent) of one header_map line of slot i.
+func (f *fields) line(i int, val string) {
 	if f.seen[i] {
-		// Repeated field lines: combine them as Envoy's map encoding
-		// and RFC 9110 §5.3 do. A repeated Origin thereby becomes an
-		// invalid origin, never one of the two values.
-		f.hdr[i] = f.hdr[i] + "," + val
+		f.join(i, val)
 		return
 	}
 	f.hdr[i], f.seen[i] = val, true
+}
+
+// join appends a repeated line of slot i to its value. Repeated field lines
+// are combined with "," as Envoy's map encoding and RFC 9110 §5.3 do, so a
+// repeated Origin becomes an invalid origin, never one of the two values.
+//
+// Each call costs at most the bytes it appends, and the appending stops
+// early, so any number of lines is read in linear time (a client that
+// reaches the gRPC port can send tens of thousands):
+//   - a header that occurs once per request (Origin, Fetch §3.2.5; the
+//     Access-Control-Request-Method token and the private-network flag;
+//     the pseudo-headers, RFC 9113 §8.3) is invalid from its second line
+//     on, so the value stops there;
+//   - any joined value stops at maxJoinedLen bytes, which keeps it over
+//     every limit a decision applies (an Access-Control-Request-Headers
+//     list is refused past headers.MaxACRHLen).
+//
+// A stopped CORS header value decides exactly as the whole join would
+// (FuzzHeaderMapJoin). Envoy never repeats a pseudo-header.
+func (f *fields) join(i int, val string) {
+	if f.full[i] {
+		return
+	}
+	b := f.joined[i]
+	if b == nil {
+		// The first line leaves room for the ",": a capped Origin or
+		// method keeps the comma that makes it invalid.
+		first := f.hdr[i]
+		b = make([]byte, 0, min(len(first)+1+len(val), maxJoinedLen))
+		b = append(b, first[:min(len(first), maxJoinedLen-1)]...)
+	}
+	b = appendCapped(b, ",")
+	b = appendCapped(b, val)
+	f.joined[i] = b
+	f.full[i] = len(b) >= maxJoinedLen || i != slotACRH
+}
+
+// appendCapped appends s to b up to maxJoinedLen bytes in all.
+func appendCapped(b []byte, s string) []byte {
+	if room := maxJoinedLen - len(b); len(s) > room {
+		s = s[:max(room, 0)]
+	}
+	return append(b, s...)
+}
+
+// value is slot i's value: its line, or its lines joined.
+func (f *fields) value(i int) string {
+	if f.joined[i] != nil {
+		return string(f.joined[i])
+	}
+	return f.hdr[i]
 }
 
 // assemble turns the extracted fields into the policy's request view.
@@ -159,24 +230,25 @@ func (f *fields) assemble(r *policy.Request) {
 	// A request without Origin is not a CORS request (Fetch §3.2), so its
 	// Access-Control-Request-* headers mean nothing and are not read: most
 	// traffic has no Origin.
-	if r.Origin, r.HasOrigin = f.hdr[slotOrigin], f.seen[slotOrigin]; r.HasOrigin {
-		r.ACRM = f.hdr[slotACRM]
-		r.ACRH = f.hdr[slotACRH]
-		r.ACRPN = f.hdr[slotACRPN]
+	if r.Origin, r.HasOrigin = f.value(slotOrigin), f.seen[slotOrigin]; r.HasOrigin {
+		r.ACRM = f.value(slotACRM)
+		r.ACRH = f.value(slotACRH)
+		r.ACRPN = f.value(slotACRPN)
 	}
 	// Envoy sets the request-line fields; the pseudo-headers are used only
 	// when a field is missing.
-	r.Method = firstNonEmpty(f.method, f.hdr[slotMethod])
-	r.Scheme = firstNonEmpty(f.scheme, f.hdr[slotScheme])
-	r.Host = firstNonEmpty(f.host, f.hdr[slotAuthority])
-	r.Path = firstNonEmpty(f.path, f.hdr[slotPath])
+	r.Method = f.orHeader(f.method, slotMethod)
+	r.Scheme = f.orHeader(f.scheme, slotScheme)
+	r.Host = f.orHeader(f.host, slotAuthority)
+	r.Path = f.orHeader(f.path, slotPath)
 }
 
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
+// orHeader is field, or when it is empty the value of header slot i.
+func (f *fields) orHeader(field string, i int) string {
+	if field != "" {
+		return field
 	}
-	return b
+	return f.value(i)
 }
 
 // Slots of the headers a decision reads.
@@ -207,10 +279,35 @@ var slotNames = [numSlots]string{
 // case-insensitively, as header_map keys keep the case the client sent on
 // HTTP/1), or -1.
 func slotOf(name string) int {
-	for i, n := range slotNames {
-		if len(n) == len(name) && strings.EqualFold(n, name) {
-			return i
-		}
+	// By length first: most header names have none of these lengths, and
+	// each length has at most two candidates.
+	var i, j int
+	switch len(name) {
+	case len(hdrOrigin):
+		i, j = slotOrigin, -1
+	case len(hdrACRM):
+		i, j = slotACRM, -1
+	case len(hdrACRH):
+		i, j = slotACRH, -1
+	case len(hdrACRPN):
+		i, j = slotACRPN, -1
+	case len(hdrAuthority):
+		i, j = slotAuthority, -1
+	case len(hdrPath):
+		i, j = slotPath, -1
+	case len(hdrMethod): // and hdrScheme
+		i, j = slotMethod, slotScheme
+	default:
+		return -1
+	}
+	if strings.EqualFold(slotNames[i], name) {
+		return i
+	}
+	if j >= 0 && strings.EqualFold(slotNames[j], name) {
+		return j
 	}
 	return -1
 }
+
+// The lengths slotOf switches on are distinct but for :method and :scheme.
+var _ = [1]struct{}{}[len(hdrMethod)-len(hdrScheme)]

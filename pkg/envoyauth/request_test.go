@@ -1,11 +1,13 @@
 package envoyauth
 
 import (
+	"strings"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
+	"github.com/cors-authz/cors-authz/internal/headers"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
@@ -136,5 +138,71 @@ func TestReadRequestAllocs(t *testing.T) {
 	var r policy.Request
 	if n := testing.AllocsPerRun(100, func() { ReadRequest(req, &r) }); n != 0 {
 		t.Errorf("ReadRequest allocates %v times per call, want 0", n)
+	}
+}
+
+// lines is a header_map with name on n lines of value, after the lines
+// given in before (name, value pairs).
+func lines(name, value string, n int, before ...string) *authv3.CheckRequest {
+	hm := rawMap(before...)
+	for range n {
+		hm.Headers = append(hm.Headers, &corev3.HeaderValue{Key: name, RawValue: []byte(value)})
+	}
+	return httpReq(&authv3.AttributeContext_HttpRequest{Method: "OPTIONS", Path: "/api/v1/x", HeaderMap: hm})
+}
+
+// TestReadRequestRepeatedLines (issue 11 item 4): repeated header_map lines
+// are joined in linear time: a header that occurs once stops at its second
+// line (the value is already invalid), a list stops at maxJoinedLen bytes
+// (over headers.MaxACRHLen, so still refused unread), and reading costs
+// the same few allocations for 3 lines or 64,000.
+func TestReadRequestRepeatedLines(t *testing.T) {
+	long := strings.Repeat("a", 5000)
+	tests := []struct {
+		name string
+		req  *authv3.CheckRequest
+		want func(r policy.Request) string // the field checked
+		is   string
+	}{
+		{"two Origin lines", lines("origin", partner, 2), func(r policy.Request) string { return r.Origin }, partner + "," + partner},
+		{"64,000 Origin lines stop at the second", lines("Origin", partner, 64000), func(r policy.Request) string { return r.Origin }, partner + "," + partner},
+		{"a long first Origin keeps the comma", lines("origin", "x", 1, "origin", long), func(r policy.Request) string { return r.Origin },
+			long[:maxJoinedLen-1] + ","},
+		{"64,000 method lines stop at the second", lines("access-control-request-method", "PUT", 64000, "origin", partner),
+			func(r policy.Request) string { return r.ACRM }, "PUT,PUT"},
+		{"64,000 private-network lines stop at the second", lines("access-control-request-private-network", "true", 64000, "origin", partner),
+			func(r policy.Request) string { return r.ACRPN }, "true,true"},
+		{"Access-Control-Request-Headers lines joined under the cap", lines("access-control-request-headers", "x-a", 3, "origin", partner),
+			func(r policy.Request) string { return r.ACRH }, "x-a,x-a,x-a"},
+		{"64,000 Access-Control-Request-Headers lines stop at the cap",
+			lines("access-control-request-headers", "content-type", 64000, "origin", partner),
+			func(r policy.Request) string { return r.ACRH }, strings.Repeat("content-type,", 64000)[:maxJoinedLen]},
+		{"64,000 :path lines stop at the second", lines(":path", "/a", 64000),
+			func(r policy.Request) string { return r.Path }, "/api/v1/x"}, // http.path wins
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r policy.Request
+			if !ReadRequest(tt.req, &r) {
+				t.Fatal("not read")
+			}
+			if got := tt.want(r); got != tt.is {
+				t.Errorf("value %.80q… (%d bytes), want %.80q… (%d bytes)", got, len(got), tt.is, len(tt.is))
+			}
+		})
+	}
+	if maxJoinedLen <= headers.MaxACRHLen {
+		t.Fatalf("maxJoinedLen %d does not exceed headers.MaxACRHLen %d", maxJoinedLen, headers.MaxACRHLen)
+	}
+	// Past the caps, the allocations do not grow with the number of lines
+	// (the join this replaced allocated a longer string per line).
+	for _, name := range []string{"origin", "access-control-request-headers"} {
+		few, many := lines(name, "content-type", 6400, "origin", partner), lines(name, "content-type", 64000, "origin", partner)
+		var r policy.Request
+		a := testing.AllocsPerRun(5, func() { ReadRequest(few, &r) })
+		b := testing.AllocsPerRun(5, func() { ReadRequest(many, &r) })
+		if b != a || a >= 640 {
+			t.Errorf("%s: %v allocations for 6,400 lines, %v for 64,000", name, a, b)
+		}
 	}
 }

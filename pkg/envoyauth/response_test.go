@@ -64,6 +64,7 @@ func assertResponse(t testing.TB, resp *authv3.CheckResponse) {
 		}
 	}
 	for _, o := range hs {
+		//lint:ignore SA1019 the deprecated flag is what must stay unset
 		if o.GetAppend() != nil {
 			t.Errorf("header %q: deprecated append flag set", o.GetHeader().GetKey())
 		}

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"encoding/binary"
-	"strings"
 
 	"github.com/cors-authz/cors-authz/internal/origin"
 )
@@ -17,6 +16,17 @@ func (rt Route) AppendCacheKey(dst []byte, r *Request) ([]byte, bool) {
 	if len(r.Origin) > origin.MaxLen || len(r.ACRM) > 32 || len(r.ACRH) > maxCachedACRH {
 		return dst, false
 	}
+	// The method is not part of the key (an actual request's verdict does
+	// not depend on it, and a preflight's is OPTIONS), except that a
+	// request without one gets no grant: it is decided afresh each time.
+	if r.Method == "" {
+		return dst, false
+	}
+	// A path whose meaning depends on decoding gets no grant from the class
+	// its normal form selects, which other paths share: decided afresh.
+	if rt.pathAmbiguous {
+		return dst, false
+	}
 	// Fields are length-prefixed so that no two requests share a key.
 	dst = append(dst, byte(rt.Kind), byte(rt.Selection))
 	dst = appendField(dst, r.Origin)
@@ -28,7 +38,7 @@ func (rt Route) AppendCacheKey(dst []byte, r *Request) ([]byte, bool) {
 	}
 	dst = appendField(dst, r.ACRM)
 	dst = appendField(dst, r.ACRH)
-	if strings.EqualFold(r.ACRPN, "true") {
+	if r.ACRPN == "true" {
 		dst = append(dst, 1)
 	}
 	return dst, true

@@ -1,6 +1,6 @@
 package policy
 
-import "github.com/cors-authz/cors-authz/internal/methods"
+import "github.com/cors-authz/cors-authz/internal/origin"
 
 // Class is a compiled path class: which requests it applies to, and the
 // CORS grants it makes. Header values are prepared once, at compile time.
@@ -10,17 +10,20 @@ type Class struct {
 	Spec  *ClassSpec
 
 	match       matcher
-	origins     originSet
+	pathRules   bool // match has path_prefixes or paths
 	credentials bool
 	privateNet  bool
 	denyAction  DenyAction
-	methods     methods.Set // allow_methods (case-sensitive)
-	headers     headerSet   // allow_headers (lower case)
+
+	// grants is the allowlist: each entry maps to what it grants (the
+	// class's methods and headers, plus a fragment's additions for the
+	// origins that fragment granted), with prepared header values.
+	grants   origin.Map[*Grant]
+	base     *Grant // the class's own grant, for its own allow_origins
+	external bool   // has origins, or is delegated (fragments may add some)
+	exts     []ClassExtension
 
 	// Prepared header values.
-	acam  string // Access-Control-Allow-Methods
-	acah  string // Access-Control-Allow-Headers (when not reflecting)
-	aceh  string // Access-Control-Expose-Headers
 	acma  string // Access-Control-Max-Age
 	hasMA bool
 	vary  bool // add "Vary: Origin" to actual responses
@@ -28,7 +31,7 @@ type Class struct {
 
 // HasOrigins reports whether the class grants cross-origin access to any
 // origin (an "external" class). Classes without origins are internal.
-func (c *Class) HasOrigins() bool { return c.origins.Len() > 0 }
+func (c *Class) HasOrigins() bool { return c.grants.Len() > 0 }
 
 // DenyAction is the class's deny_action.
 func (c *Class) DenyAction() DenyAction { return c.denyAction }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/cors-authz/cors-authz/internal/hosts"
 	"github.com/cors-authz/cors-authz/internal/origin"
+	"github.com/cors-authz/cors-authz/internal/paths"
 )
 
 // Route is the first half of a decision: which class applies to a request
@@ -18,13 +19,19 @@ type Route struct {
 
 	origin      origin.Origin // the parsed Origin, when originValid
 	originValid bool
+	// pathAmbiguous: the path's meaning depends on the server's decoding
+	// (see internal/paths) and a path rule took part in choosing Class,
+	// so Class grants nothing.
+	pathAmbiguous bool
 }
 
 // Classify chooses r's class and kind. The class is the one named by
-// r.ClassHint, else the first whose match holds, else the fallback.
+// r.ClassHint, else the first whose match holds, else the fallback. Path
+// rules are matched against the path's normal form (internal/paths), so
+// "/api/v1/%2e%2e/admin" is classified as the "/api/admin" it names.
 func (p *Policy) Classify(r *Request) Route {
 	rt := Route{Hint: r.ClassHint}
-	rt.Class, rt.Selection = p.classFor(r)
+	rt.Class, rt.Selection, rt.pathAmbiguous = p.classFor(r)
 	if r.HasOrigin {
 		rt.origin, rt.originValid = origin.Parse(r.Origin)
 	}
@@ -32,20 +39,26 @@ func (p *Policy) Classify(r *Request) Route {
 	return rt
 }
 
-// classFor is the class half of Classify.
-func (p *Policy) classFor(r *Request) (*Class, Selection) {
+// classFor is the class half of Classify. It also reports whether r's
+// path is ambiguous (internal/paths) while a path rule took part in
+// choosing the class: the class's own, or an earlier class's that did not
+// match.
+func (p *Policy) classFor(r *Request) (*Class, Selection, bool) {
 	if r.ClassHint != "" {
 		if c := p.byName[r.ClassHint]; c != nil {
-			return c, ByHint
+			return c, ByHint, false
 		}
-		return p.fallback, ByDefault
+		return p.fallback, ByDefault, false
 	}
+	path, ambiguous := paths.Normalise(r.Path)
+	pathRules := false // a class tried so far has path rules
 	for _, c := range p.classes {
-		if c.match.matches(r.Host, r.Path) {
-			return c, ByMatch
+		pathRules = pathRules || c.pathRules
+		if c.match.matches(r.Host, path) {
+			return c, ByMatch, ambiguous && pathRules
 		}
 	}
-	return p.fallback, ByDefault
+	return p.fallback, ByDefault, false
 }
 
 func (p *Policy) kind(r *Request, rt *Route) Kind {

@@ -2,10 +2,8 @@ package policy
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/cors-authz/cors-authz/internal/headers"
-	"github.com/cors-authz/cors-authz/internal/methods"
 	"github.com/cors-authz/cors-authz/internal/origin"
 )
 
@@ -53,28 +51,34 @@ func compileClass(s *ClassSpec, index int) *Class {
 		Index:       index,
 		Spec:        s,
 		match:       compileMatch(s.Match),
+		pathRules:   len(s.Match.PathPrefixes) > 0 || len(s.Match.Paths) > 0,
 		credentials: s.AllowCredentials,
 		privateNet:  s.AllowPrivateNetwork,
 		denyAction:  s.DenyAction,
-		headers:     headers.NewSet(s.AllowHeaders),
 	}
 	if c.denyAction == "" {
 		c.denyAction = DenyOmit
 	}
-	c.origins = origin.NewSet(s.patterns)
-	c.methods = methods.NewSet(s.AllowMethods)
-	c.acam = strings.Join(c.methods.List(), ", ")
-	var hs []string
-	for _, h := range s.AllowHeaders {
-		if h != "*" {
-			hs = append(hs, strings.ToLower(h))
+	c.base = newGrant(s, nil)
+	c.base.srcs = []int{0}
+	wild := 0
+	for i := range s.patterns {
+		if s.patterns[i].Wildcard {
+			wild++
 		}
 	}
-	c.acah = strings.Join(hs, ", ")
-	c.aceh = strings.Join(s.ExposeHeaders, ", ")
+	c.grants = origin.NewMap[*Grant](len(s.patterns), wild)
+	for i := range s.patterns {
+		if k := exactKey(s.patterns, s.AllowOrigins, i); k != "" {
+			c.grants.PutExact(k, c.base)
+		} else {
+			c.grants.Put(s.patterns[i], c.base)
+		}
+	}
 	if s.MaxAge != nil {
 		c.acma, c.hasMA = strconv.Itoa(*s.MaxAge), true
 	}
-	c.vary = c.origins.Len() > 0 || c.denyAction == DenySelfOrigin
+	c.external = c.grants.Len() > 0 || s.Delegate != nil
+	c.vary = c.external || c.denyAction == DenySelfOrigin
 	return c
 }

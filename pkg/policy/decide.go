@@ -55,7 +55,20 @@ func (p *Policy) decide(r *Request, rt *Route, v *Verdict) {
 		}
 		return
 	}
-	if reason, detail := p.originRefused(r, rt); reason != "" {
+	g, reason, detail := p.originRefused(r, rt)
+	if reason == "" && r.Method == "" {
+		// No method, no grant: every HTTP request has one (RFC 9110
+		// §9.1), so a check without it says nothing a grant could rest on.
+		reason = ReasonMethodMissing
+	}
+	if reason == "" && rt.pathAmbiguous {
+		// Defence in depth: a proxy that does not normalise paths (Istio
+		// without pathNormalization, a direct gRPC client) may route
+		// "/api/v1/..%2Fadmin" to /admin; a path-selected grant must not
+		// depend on how the upstream decodes the path.
+		reason = ReasonPathAmbiguous
+	}
+	if reason != "" {
 		v.Reason, v.Detail = reason, detail
 		if rt.Kind == Preflight {
 			v.Respond, v.Status = true, 403
@@ -64,36 +77,41 @@ func (p *Policy) decide(r *Request, rt *Route, v *Verdict) {
 		p.deny(r, v)
 		return
 	}
+	v.Grant = g
 	if rt.Kind == Actual {
 		v.Allowed, v.Reason = true, ReasonOriginAllowed
 		v.add(HeaderACAO, r.Origin, Overwrite)
 		if c.credentials {
 			v.add(HeaderACAC, "true", Overwrite)
 		}
-		if c.aceh != "" {
-			v.add(HeaderACEH, c.aceh, Overwrite)
+		if g.aceh != "" {
+			v.add(HeaderACEH, g.aceh, Overwrite)
 		}
 		v.add(HeaderVary, varyActual, Append)
 		return
 	}
-	p.preflight(r, v)
+	p.preflight(r, g, v)
 }
 
-// originRefused returns why r's origin gets no access, or "" if it does.
-func (p *Policy) originRefused(r *Request, rt *Route) (Reason, string) {
+// originRefused returns the grant of r's origin, or why it gets no access.
+// The allowlist lookup returns the grant, so a policy whose classes are
+// extended by fragments decides at the cost of a single file.
+func (p *Policy) originRefused(r *Request, rt *Route) (*Grant, Reason, string) {
 	switch {
 	case !rt.originValid:
-		return ReasonOriginInvalid, ""
+		return nil, ReasonOriginInvalid, ""
 	case rt.Selection == ByDefault && rt.Hint != "":
-		return ReasonUnknownClass, rt.Hint
+		return nil, ReasonUnknownClass, rt.Hint
 	case rt.Selection == ByDefault:
-		return ReasonNoClass, ""
-	case rt.Class.origins.Len() == 0:
-		return ReasonCrossOriginInternal, ""
-	case !rt.Class.origins.Contains(r.Origin, rt.origin):
-		return ReasonOriginNotAllowed, ""
+		return nil, ReasonNoClass, ""
+	case !rt.Class.external:
+		return nil, ReasonCrossOriginInternal, ""
 	}
-	return "", ""
+	g, ok := rt.Class.grants.Lookup(r.Origin, rt.origin)
+	if !ok {
+		return nil, ReasonOriginNotAllowed, ""
+	}
+	return g, "", ""
 }
 
 // deny applies the class's deny_action to a refused actual request.
@@ -113,7 +131,8 @@ func (p *Policy) deny(r *Request, v *Verdict) {
 	}
 }
 
-// selfOriginFor returns the self origin whose host is the request's host,
+// selfOriginFor returns the self origin whose host is the request's host
+// (a default port, or one trailing dot of the name, makes no difference),
 // else the first self origin.
 func (p *Policy) selfOriginFor(authority string) string {
 	if len(p.selfList) == 0 {
@@ -122,29 +141,31 @@ func (p *Policy) selfOriginFor(authority string) string {
 	if so, ok := p.selfByHost[authority]; ok {
 		return so
 	}
-	host, port := hosts.SplitHostPort(authority)
-	if port == "443" || port == "80" {
-		if so, ok := p.selfByHost[host]; ok {
-			return so
-		}
+	host, port := hosts.SplitHostPort(authority) // drops a trailing dot
+	key := host
+	if port != "" && port != "443" && port != "80" {
+		key = host + ":" + port
+	}
+	if so, ok := p.selfByHost[key]; ok {
+		return so
 	}
 	return p.selfList[0]
 }
 
 // preflight checks the method, headers and private-network request of a
 // preflight whose origin is allowed (Fetch §4.8 steps 5-7).
-func (p *Policy) preflight(r *Request, v *Verdict) {
+func (p *Policy) preflight(r *Request, g *Grant, v *Verdict) {
 	c := v.Class
 	v.Respond, v.Status = true, 403
 	if !headers.IsToken(r.ACRM) {
 		v.Reason = ReasonMethodInvalid
 		return
 	}
-	if !c.methods.Allows(r.ACRM) {
+	if !g.methods.Allows(r.ACRM) {
 		v.Reason, v.Detail = ReasonMethodNotAllowed, r.ACRM
 		return
 	}
-	switch res, name := c.headers.Check(r.ACRH); res {
+	switch res, name := g.headers.Check(r.ACRH); res {
 	case headers.Invalid:
 		v.Reason = ReasonHeadersInvalid
 		return
@@ -152,7 +173,9 @@ func (p *Policy) preflight(r *Request, v *Verdict) {
 		v.Reason, v.Detail = ReasonHeaderNotAllowed, name
 		return
 	}
-	pn := strings.EqualFold(r.ACRPN, "true")
+	// Private Network Access: browsers send exactly "true"; any other
+	// value is no request for private-network access (a plain preflight).
+	pn := r.ACRPN == "true"
 	if pn && !c.privateNet {
 		v.Reason = ReasonPrivateNetwork
 		return
@@ -162,11 +185,11 @@ func (p *Policy) preflight(r *Request, v *Verdict) {
 	if c.credentials {
 		v.add(HeaderACAC, "true", Overwrite)
 	}
-	if c.acam != "" {
-		v.add(HeaderACAM, c.acam, Overwrite)
+	if g.acam != "" {
+		v.add(HeaderACAM, g.acam, Overwrite)
 	}
 	if strings.TrimLeft(r.ACRH, " \t,") != "" {
-		v.add(HeaderACAH, p.allowHeaders(c, r.ACRH), Overwrite)
+		v.add(HeaderACAH, p.allowHeaders(g, r.ACRH), Overwrite)
 	}
 	if c.hasMA {
 		v.add(HeaderACMA, c.acma, Overwrite)
@@ -184,9 +207,9 @@ func (p *Policy) preflight(r *Request, v *Verdict) {
 // preflight: the class's list, or, for a "*" class, the requested names
 // (a credentialed response may not use "*", Fetch §3.2.6). Checked names
 // are tokens, so the echo has only tchars, commas and whitespace.
-func (p *Policy) allowHeaders(c *Class, acrh string) string {
-	if !c.headers.Any {
-		return c.acah
+func (p *Policy) allowHeaders(g *Grant, acrh string) string {
+	if !g.headers.Any {
+		return g.acah
 	}
 	if strings.IndexByte(acrh, '\t') >= 0 {
 		return strings.ReplaceAll(acrh, "\t", " ")

@@ -76,6 +76,12 @@ const (
 	acamList = "GET, POST, PUT, PATCH, DELETE"
 )
 
+type decideCase struct {
+	name string
+	r    policy.Request
+	want want
+}
+
 func TestDecide(t *testing.T) {
 	p := mustParse(t, testPolicy)
 	noOrigin := req("GET", "/api/v1/users", "")
@@ -97,11 +103,7 @@ func TestDecide(t *testing.T) {
 	selfHost := req("GET", "/self/x", "https://evil.example.net")
 	selfHost.Host = "admin.example.com:8443"
 
-	tests := []struct {
-		name string
-		r    policy.Request
-		want want
-	}{
+	tests := []decideCase{
 		{"no origin is not CORS, Vary still set", noOrigin, want{class: "public-api", kind: policy.NotCORS, allowed: true, reason: "not_cors",
 			headers: map[string]string{"vary": "Origin"}}},
 		{"no origin on internal class: untouched", func() policy.Request { r := noOrigin; r.Path = "/"; return r }(),
@@ -206,6 +208,215 @@ func TestDecide(t *testing.T) {
 				"access-control-allow-private-network": "true", "vary": varyPF + ", Access-Control-Request-Private-Network"}}},
 		{"private network not allowed", pnDenied,
 			want{class: "open-api", kind: policy.Preflight, respond: true, status: 403, reason: "private_network_not_allowed", headers: map[string]string{}}},
+
+		// Issue 11 item 5: no method, no grant.
+		{"no method: no grant", req("", "/api/v1/x", partner),
+			want{class: "public-api", kind: policy.Actual, reason: "method_missing", headers: map[string]string{"vary": "Origin"}}},
+		{"no method on a deny_action reject class: 403", req("", "/open/x", partner),
+			want{class: "open-api", kind: policy.Actual, respond: true, status: 403, reason: "method_missing", headers: map[string]string{}}},
+		{"no method, no Origin: forwarded as before", func() policy.Request { r := req("", "/api/v1/x", ""); r.HasOrigin = false; return r }(),
+			want{class: "public-api", kind: policy.NotCORS, allowed: true, reason: "not_cors", headers: map[string]string{"vary": "Origin"}}},
+		{"no method, unlisted origin: the origin is the reason", req("", "/api/v1/x", "https://evil.example.net"),
+			want{class: "public-api", kind: policy.Actual, reason: "origin_not_allowed", headers: map[string]string{"vary": "Origin"}}},
+	}
+	// Issue 11 item 6: only the exact value "true" asks for private-network
+	// access; anything else is a plain preflight (no ACAPN, no PNA in Vary).
+	for _, v := range []string{"TRUE", "True", "true ", " true", "1", "yes", "true,true", "false"} {
+		on := preflight("/api/v1/x", partner, "PUT", "")
+		on.ACRPN = v
+		off := preflight("/open/x", partner, "GET", "")
+		off.ACRPN = v
+		tests = append(tests,
+			decideCase{"ACRPN " + v + " is a plain preflight", on,
+				want{class: "public-api", kind: policy.Preflight, allowed: true, respond: true, status: 204, reason: "preflight_allowed", headers: map[string]string{
+					"access-control-allow-origin": partner, "access-control-allow-credentials": "true",
+					"access-control-allow-methods": acamList, "access-control-max-age": "600", "vary": varyPF}}},
+			decideCase{"ACRPN " + v + " on a class without private network", off,
+				want{class: "open-api", kind: policy.Preflight, allowed: true, respond: true, status: 204, reason: "preflight_allowed", headers: map[string]string{
+					"access-control-allow-origin": partner, "vary": varyPF}}},
+		)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := p.Decide(&tt.r)
+			checkVerdict(t, &v, tt.want)
+		})
+	}
+}
+
+// TestDecidePathNormalisation (issue 11 item 2): classes are chosen on the
+// path's normal form, and a path whose meaning depends on decoding gets no
+// grant from a class a path rule chose.
+func TestDecidePathNormalisation(t *testing.T) {
+	p := mustParse(t, testPolicy)
+	granted := want{class: "public-api", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+		"access-control-allow-origin": partner, "access-control-allow-credentials": "true",
+		"access-control-expose-headers": "X-Request-Id", "vary": "Origin"}}
+	internal := want{class: "internal", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}
+	ambiguous := want{class: "public-api", kind: policy.Actual, reason: "path_ambiguous", headers: map[string]string{"vary": "Origin"}}
+	hinted := req("GET", "/api/v1/..%2Fadmin", partner)
+	hinted.ClassHint = "public-api"
+	tests := []decideCase{
+		{"dot segments resolved", req("GET", "/api/v1/../admin", partner), internal},
+		{"dot segments climbing out", req("GET", "/api/v1/../../admin", partner), internal},
+		{"percent-encoded dot segments", req("GET", "/api/v1/%2e%2e/admin", partner), internal},
+		{"mixed-case encoded dots", req("GET", "/api/v1/.%2E/%2e./admin", partner), internal},
+		{"merged slashes cannot dodge a prefix", req("GET", "//api/v1/x", partner), granted},
+		{"single dot keeps the grant", req("GET", "/api/v1/./x", partner), granted},
+		{"encoded single dot keeps the grant", req("GET", "/api/v1/%2e/x", partner), granted},
+		{"a path that resolves into the class is granted", req("GET", "/admin/../api/v1/x?y", partner), granted},
+		{"escaped unreserved characters decoded", req("GET", "/%61pi/v1/x", partner), granted},
+		{"encoded slash: no grant", req("GET", "/api/v1/..%2Fadmin", partner), ambiguous},
+		{"lower-case encoded slash: no grant", req("GET", "/api/v1/a%2fb", partner), ambiguous},
+		{"encoded backslash: no grant", req("GET", "/api/v1/..%5Cadmin", partner), ambiguous},
+		{"backslash: no grant", req("GET", `/api/v1/..\admin`, partner), ambiguous},
+		{"dot segment with parameters: no grant", req("GET", "/api/v1/..;/admin", partner), ambiguous},
+		{"ambiguous preflight refused", preflight("/api/v1/..%2Fadmin", partner, "PUT", ""),
+			want{class: "public-api", kind: policy.Preflight, respond: true, status: 403, reason: "path_ambiguous", headers: map[string]string{}}},
+		{"ambiguous path on a reject class: 403", req("GET", "/open/..%2Fx", partner),
+			want{class: "open-api", kind: policy.Actual, respond: true, status: 403, reason: "path_ambiguous", headers: map[string]string{}}},
+		{"ambiguous path, unlisted origin: the origin is the reason", req("GET", "/api/v1/a%2Fb", "https://evil.example.net"),
+			want{class: "public-api", kind: policy.Actual, reason: "origin_not_allowed", headers: map[string]string{"vary": "Origin"}}},
+		{"ambiguous path, no Origin: forwarded as before", func() policy.Request { r := req("GET", "/api/v1/a%2Fb", ""); r.HasOrigin = false; return r }(),
+			want{class: "public-api", kind: policy.NotCORS, allowed: true, reason: "not_cors", headers: map[string]string{"vary": "Origin"}}},
+		{"cors_class hint: the route chose, the grant stands", hinted, granted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := p.Decide(&tt.r)
+			checkVerdict(t, &v, tt.want)
+		})
+	}
+
+	// A class chosen by host alone keeps its grant on an ambiguous path,
+	// unless a class with path rules was tried before it.
+	q := mustParse(t, `version: 1
+classes:
+  - name: partner-host
+    match: {hosts: [partner-api.example.com]}
+    allow_origins: [https://partner.example.org]
+  - name: admin
+    match: {path_prefixes: [/admin/]}
+  - name: api-host
+    match: {hosts: [api.example.com]}
+    allow_origins: [https://partner.example.org]
+  - name: internal
+    match: {path_prefixes: [/]}
+`)
+	hostOnly := []decideCase{
+		{"host-only class first: grant stands", func() policy.Request {
+			r := req("GET", "/x/..%2Fadmin/y", partner)
+			r.Host = "partner-api.example.com"
+			return r
+		}(),
+			want{class: "partner-host", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "vary": "Origin"}}},
+		{"host-only class after a path class: no grant", req("GET", "/x/..%2Fadmin/y", partner),
+			want{class: "api-host", kind: policy.Actual, reason: "path_ambiguous", headers: map[string]string{"vary": "Origin"}}},
+		{"host-only class after a path class, plain path: grant", req("GET", "/x/y", partner),
+			want{class: "api-host", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "vary": "Origin"}}},
+		{"the path class is chosen on the normal form", req("GET", "/x/../admin/y", partner),
+			want{class: "admin", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}},
+	}
+	for _, tt := range hostOnly {
+		t.Run(tt.name, func(t *testing.T) {
+			v := q.Decide(&tt.r)
+			checkVerdict(t, &v, tt.want)
+		})
+	}
+}
+
+// TestDecideTrailingDot (issue 11 item 3): "admin.example.com." is the
+// same DNS name as "admin.example.com", so host rules, the same-origin
+// test and the self-origin lookup treat one trailing dot as absent.
+func TestDecideTrailingDot(t *testing.T) {
+	p := mustParse(t, `version: 1
+self_origins: [https://app.example.com, https://other.example.com:8443]
+classes:
+  - name: admin
+    match: {hosts: [admin.example.com, "*.admin.example.com"]}
+  - name: public-api
+    match: {path_prefixes: [/api/]}
+    allow_origins: [https://partner.example.org]
+  - name: selfish
+    match: {path_prefixes: [/self/]}
+    deny_action: self_origin
+  - name: internal
+    match: {path_prefixes: [/]}
+`)
+	at := func(host, path, origin string) policy.Request {
+		r := req("GET", path, origin)
+		r.Host = host
+		return r
+	}
+	admin := want{class: "admin", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}
+	same := func(class string) want {
+		return want{class: class, kind: policy.SameOrigin, allowed: true, reason: "same_origin", headers: map[string]string{}}
+	}
+	selfACAO := func(so string) want {
+		return want{class: "selfish", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{
+			"access-control-allow-origin": so, "vary": "Origin"}}
+	}
+	tests := []decideCase{
+		{"host rule", at("admin.example.com", "/api/x", partner), admin},
+		{"host rule, trailing dot", at("admin.example.com.", "/api/x", partner), admin},
+		{"host rule, trailing dot and port", at("admin.example.com.:443", "/api/x", partner), admin},
+		{"host rule, trailing dot, upper case", at("ADMIN.Example.COM.", "/api/x", partner), admin},
+		{"wildcard host rule, trailing dot", at("eu.admin.example.com.", "/api/x", partner), admin},
+		{"other host still reaches the external class", at("api.example.com.", "/api/x", partner),
+			want{class: "public-api", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+				"access-control-allow-origin": partner, "vary": "Origin"}}},
+		{"same origin, trailing dot", at("api.example.com.", "/x", "https://api.example.com"), same("internal")},
+		{"same origin, trailing dot and default port", at("api.example.com.:443", "/x", "https://api.example.com"), same("internal")},
+		{"same origin, trailing dot and port", at("api.example.com.:8443", "/x", "https://api.example.com:8443"), same("internal")},
+		{"other port, trailing dot: cross-origin", at("api.example.com.:8443", "/x", "https://api.example.com"),
+			want{class: "internal", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}},
+		{"self origin of the host, trailing dot", at("other.example.com.:8443", "/self/x", "https://evil.example.net"), selfACAO("https://other.example.com:8443")},
+		{"self origin of the host, no trailing dot", at("other.example.com:8443", "/self/x", "https://evil.example.net"), selfACAO("https://other.example.com:8443")},
+		{"self origin, trailing dot and default port", at("app.example.com.:443", "/self/x", "https://evil.example.net"), selfACAO("https://app.example.com")},
+		{"self origin of an unknown host: the first", at("nowhere.example.com.", "/self/x", "https://evil.example.net"), selfACAO("https://app.example.com")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := p.Decide(&tt.r)
+			checkVerdict(t, &v, tt.want)
+		})
+	}
+}
+
+// TestDecideMethodsAsWritten (issue 11 item 7): Fetch upper-cases only
+// DELETE, GET, HEAD, OPTIONS, POST and PUT, so fetch(url, {method: "patch"})
+// preflights with "patch", which only an exact "patch" entry allows.
+func TestDecideMethodsAsWritten(t *testing.T) {
+	p := mustParse(t, `version: 1
+classes:
+  - name: lower
+    match: {path_prefixes: [/lower/]}
+    allow_origins: [https://partner.example.org]
+    allow_methods: [patch, propfind]
+  - name: upper
+    match: {path_prefixes: [/upper/]}
+    allow_origins: [https://partner.example.org]
+    allow_methods: [PATCH]
+  - name: internal
+    match: {path_prefixes: [/]}
+`)
+	allowed := func(class, acam string) want {
+		return want{class: class, kind: policy.Preflight, allowed: true, respond: true, status: 204, reason: "preflight_allowed",
+			headers: map[string]string{"access-control-allow-origin": partner, "access-control-allow-methods": acam, "vary": varyPF}}
+	}
+	refused := func(class, m string) want {
+		return want{class: class, kind: policy.Preflight, respond: true, status: 403, reason: "method_not_allowed: " + m, headers: map[string]string{}}
+	}
+	tests := []decideCase{
+		{"patch allowed by patch", preflight("/lower/x", partner, "patch", ""), allowed("lower", "patch, propfind")},
+		{"propfind allowed by propfind", preflight("/lower/x", partner, "propfind", ""), allowed("lower", "patch, propfind")},
+		{"PATCH not allowed by patch", preflight("/lower/x", partner, "PATCH", ""), refused("lower", "PATCH")},
+		{"Patch not allowed by patch", preflight("/lower/x", partner, "Patch", ""), refused("lower", "Patch")},
+		{"PATCH allowed by PATCH", preflight("/upper/x", partner, "PATCH", ""), allowed("upper", "PATCH")},
+		{"patch not allowed by PATCH", preflight("/upper/x", partner, "patch", ""), refused("upper", "patch")},
+		{"get is not safelisted", preflight("/upper/x", partner, "get", ""), refused("upper", "get")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -369,6 +580,8 @@ func TestCacheKey(t *testing.T) {
 	}
 	for _, r := range []policy.Request{func() policy.Request { r := req("GET", "/", ""); r.HasOrigin = false; return r }(),
 		req("GET", "/", "https://app.example.com"),
+		req("", "/api/v1/x", partner),         // no method, no grant: its key would be a GET's
+		req("GET", "/api/v1/..%2Fx", partner), // no grant on an ambiguous path: its key would be /api/v1/x's
 		preflight("/api/v1/x", partner, "PUT", strings.Repeat("a,", 1000))} {
 		rt := p.Classify(&r)
 		if _, ok := rt.AppendCacheKey(nil, &r); ok {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cors-authz/cors-authz/internal/hosts"
 	"github.com/cors-authz/cors-authz/internal/origin"
+	"github.com/cors-authz/cors-authz/internal/paths"
 )
 
 // decoder walks the YAML node tree, so that every problem can name its
@@ -45,13 +46,7 @@ func decode(file string, data []byte) (Document, []Issue, error) {
 	d := &decoder{file: file}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		is := Issue{File: file, Msg: msg}
-		if m := yamlLine.FindStringSubmatchIndex(msg); m != nil && m[0] == 0 {
-			is.Line, _ = strconv.Atoi(msg[m[2]:m[3]])
-			is.Msg = strings.TrimPrefix(msg[m[1]:], ": ")
-		}
-		return Document{}, nil, &Error{Issues: []Issue{is}}
+		return Document{}, nil, yamlError(file, err)
 	}
 	if len(root.Content) == 0 {
 		return Document{}, nil, &Error{Issues: []Issue{{File: file, Line: 1, Msg: "empty policy: expected a mapping with version and classes"}}}
@@ -63,6 +58,18 @@ func decode(file string, data []byte) (Document, []Issue, error) {
 		return Document{}, d.warns, &Error{Issues: d.errs}
 	}
 	return doc, d.warns, nil
+}
+
+// yamlError turns a YAML syntax error into a one-issue *Error with the
+// line the parser names.
+func yamlError(file string, err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	is := Issue{File: file, Msg: msg}
+	if m := yamlLine.FindStringSubmatchIndex(msg); m != nil && m[0] == 0 {
+		is.Line, _ = strconv.Atoi(msg[m[2]:m[3]])
+		is.Msg = strings.TrimPrefix(msg[m[1]:], ": ")
+	}
+	return &Error{Issues: []Issue{is}}
 }
 
 func sortIssues(list []Issue) {
@@ -233,7 +240,8 @@ func (d *decoder) document(n *yaml.Node) Document {
 func (d *decoder) unreachable(n *yaml.Node, classes []ClassSpec) {
 	for i, c := range classes {
 		m := c.Match
-		if len(m.Hosts) == 0 && len(m.Paths) == 0 && (len(m.PathPrefixes) == 0 || contains(m.PathPrefixes, "/")) {
+		// A match without rules is an error (see match), not a catch-all.
+		if len(m.Hosts) == 0 && len(m.Paths) == 0 && contains(m.PathPrefixes, "/") {
 			for j := i + 1; j < len(classes); j++ {
 				d.warnf(n.Content[j], fmt.Sprintf("classes[%d]", j), classes[j].Name,
 					"class %q before it matches every request, so this class is chosen only through a cors_class context extension", c.Name)
@@ -246,12 +254,13 @@ func (d *decoder) unreachable(n *yaml.Node, classes []ClassSpec) {
 var classKeys = []string{
 	"name", "match", "allow_origins", "allow_methods", "allow_headers", "expose_headers",
 	"allow_credentials", "max_age", "allow_private_network", "deny_action", "dangerously_allow_insecure_origins",
+	"delegate",
 }
 
 func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
 	c := ClassSpec{Line: n.Line, DenyAction: DenyOmit}
-	var originNodes, exposeNodes []*yaml.Node
-	var nameSeen bool
+	var originNodes, exposeNodes, headerNodes []*yaml.Node
+	var nameSeen, matchSeen bool
 	var credNode, denyNode *yaml.Node
 	var allowFields []*yaml.Node // keys that grant something
 	d.fields(n, path, classKeys, func(key string, k, v *yaml.Node) {
@@ -264,6 +273,7 @@ func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
 				d.errorf(v, p, c.Name, "class names use letters, digits, '-', '_' and '.' (they are metric labels and Envoy context_extensions values)")
 			}
 		case "match":
+			matchSeen = true
 			c.Match = d.match(v, p)
 		case "allow_origins":
 			c.AllowOrigins, originNodes = d.stringList(v, p)
@@ -274,9 +284,8 @@ func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
 			d.methods(c.AllowMethods, nodes, p)
 		case "allow_headers":
 			allowFields = append(allowFields, k)
-			var nodes []*yaml.Node
-			c.AllowHeaders, nodes = d.stringList(v, p)
-			d.requestHeaders(c.AllowHeaders, nodes, p)
+			c.AllowHeaders, headerNodes = d.stringList(v, p)
+			d.requestHeaders(c.AllowHeaders, headerNodes, p)
 		case "expose_headers":
 			allowFields = append(allowFields, k)
 			c.ExposeHeaders, exposeNodes = d.stringList(v, p)
@@ -306,6 +315,8 @@ func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
 			}
 		case "dangerously_allow_insecure_origins":
 			c.DangerouslyAllowInsecureOrigins = d.boolean(v, p)
+		case "delegate":
+			c.Delegate = d.delegate(v, p)
 		}
 	})
 	if n.Kind != yaml.MappingNode {
@@ -314,10 +325,15 @@ func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
 	if !nameSeen {
 		d.errorf(n, path+".name", "", "missing: every class needs a name")
 	}
+	if !matchSeen {
+		// Default deny (SEC-13): omission never widens, so a class
+		// without match rules matches nothing rather than everything.
+		d.errorf(n, path+".match", "", "missing: every class needs a match (write a catch-all out: match: {path_prefixes: [/]})")
+	}
 	if c.DenyAction == DenySelfOrigin && !haveSelf {
 		d.errorf(denyNode, path+".deny_action", "self_origin", "needs self_origins at the top of the policy")
 	}
-	if len(c.AllowOrigins) == 0 && len(allowFields) > 0 {
+	if len(c.AllowOrigins) == 0 && len(allowFields) > 0 && c.Delegate == nil {
 		k := allowFields[0]
 		d.errorf(k, joinPath(path, k.Value), "", "grants access but the class has no allow_origins; add origins or remove the grant")
 	}
@@ -351,7 +367,21 @@ func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
 	if c.AllowCredentials && contains(c.AllowHeaders, "*") {
 		d.warnf(credNode, path+".allow_headers", "*", `with credentials, browsers read "*" literally; cors-authz therefore echoes the requested names`)
 	}
+	if star := indexOf(c.AllowHeaders, "*"); star >= 0 && c.AllowCredentials && !containsFold(c.AllowHeaders, "authorization") {
+		// Fetch §3.2.6: the wildcard never covers Authorization, which
+		// credentialed API calls are the likeliest to send.
+		d.warnf(headerNodes[star], elemPath(path+".allow_headers", star), "*", `"*" never covers Authorization (Fetch §3.2.6), so a preflight asking for it is refused; list Authorization explicitly: allow_headers: ["*", Authorization]`)
+	}
 	return c
+}
+
+func containsFold(list []string, s string) bool {
+	for _, e := range list {
+		if strings.EqualFold(e, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func indexOf(list []string, s string) int {
@@ -373,13 +403,25 @@ func validClassName(s string) bool {
 	return len(s) <= 64
 }
 
+// match decodes a class's match rules. A match that could select every
+// request by omission (null, an empty mapping, an empty list) is an error:
+// a catch-all is written out as path_prefixes: [/].
 func (d *decoder) match(n *yaml.Node, path string) MatchSpec {
 	var m MatchSpec
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		d.errorf(n, path, "", "empty match: list hosts, path_prefixes or paths (a catch-all is written out: path_prefixes: [/])")
+		return m
+	}
+	if n.Kind == yaml.MappingNode && len(n.Content) == 0 {
+		d.errorf(n, path, "", "empty match {}: list hosts, path_prefixes or paths (a catch-all is written out: path_prefixes: [/])")
 		return m
 	}
 	d.fields(n, path, []string{"hosts", "path_prefixes", "paths"}, func(key string, k, v *yaml.Node) {
 		p := joinPath(path, key)
+		if (v.Kind == yaml.SequenceNode && len(v.Content) == 0) || (v.Kind == yaml.ScalarNode && v.Tag == "!!null") {
+			d.errorf(v, p, "", "empty list: it would match every request; list entries or remove the key (a catch-all is written out: path_prefixes: [/])")
+			return
+		}
 		var nodes []*yaml.Node
 		switch key {
 		case "hosts":
@@ -390,14 +432,27 @@ func (d *decoder) match(n *yaml.Node, path string) MatchSpec {
 					d.errorf(nodes[i], fmt.Sprintf("%s[%d]", p, i), h, "%v", err)
 					continue
 				}
+				if norm != strings.ToLower(h) {
+					d.warnf(nodes[i], fmt.Sprintf("%s[%d]", p, i), h, "normalised to %q (trailing dot dropped: requests match with or without it)", norm)
+				}
 				m.Hosts[i] = norm
 			}
 		case "path_prefixes", "paths":
 			var list []string
 			list, nodes = d.stringList(v, p)
 			for i, s := range list {
+				ep := fmt.Sprintf("%s[%d]", p, i)
 				if !strings.HasPrefix(s, "/") || strings.ContainsAny(s, "?# \t") {
-					d.errorf(nodes[i], fmt.Sprintf("%s[%d]", p, i), s, "a path starts with '/' and has no query, fragment or whitespace")
+					d.errorf(nodes[i], ep, s, "a path starts with '/' and has no query, fragment or whitespace")
+					continue
+				}
+				// Requests are matched on their normal form (RFC 3986
+				// §6.2.2), so an entry in another spelling never matches.
+				switch norm, ambiguous := paths.Normalise(s); {
+				case ambiguous:
+					d.errorf(nodes[i], ep, s, `a backslash, %%2F, %%5C, a bare '%%', a ";" after a dot segment or ".." after "//" means different paths to different servers; requests with one get no grant from path rules`)
+				case norm != s:
+					d.errorf(nodes[i], ep, s, "requests are matched on their normal form (dot segments resolved, slashes merged, unreserved escapes decoded, hex in upper case); write %q", norm)
 				}
 			}
 			if key == "paths" {

@@ -24,6 +24,9 @@ type ClassSpec struct {
 	AllowPrivateNetwork             bool       `json:"allow_private_network,omitempty"`
 	DenyAction                      DenyAction `json:"deny_action"`
 	DangerouslyAllowInsecureOrigins bool       `json:"dangerously_allow_insecure_origins,omitempty"`
+	// Delegate, when set, lets fragment files extend the class within
+	// these guardrails (see delegation.go and docs/policy.md, Delegation).
+	Delegate *DelegateSpec `json:"delegate,omitempty"`
 
 	Line int `json:"-"` // line of the class in the file
 

@@ -49,6 +49,7 @@ classes:
   - name: api
     allow_origins: ["*", "https://*.co.uk"]
     allow_credentials: true
+    match: {path_prefixes: [/api/]}
 `))
 	fmt.Println(err)
 	// Output:

@@ -9,8 +9,12 @@ import (
 )
 
 // class wraps one class body (indented 4 spaces) in a policy; the class's
-// first line is line 4.
+// first line is line 4. A body without match rules gets one after it, as
+// every class needs one.
 func class(body string) string {
+	if !strings.Contains(body, "match:") {
+		body += "    match: {path_prefixes: [/c/]}\n"
+	}
 	return "version: 1\nclasses:\n  - name: c\n" + body
 }
 
@@ -48,7 +52,17 @@ func TestParseErrors(t *testing.T) {
 		{"connect method", class("    allow_origins: [https://a.example]\n    allow_methods: [CONNECT]\n"), 5, "forbidden method"},
 		{"trace method", class("    allow_origins: [https://a.example]\n    allow_methods: [TRACE]\n"), 5, "forbidden method"},
 		{"track method", class("    allow_origins: [https://a.example]\n    allow_methods: [track]\n"), 5, "forbidden method"},
-		{"lower-case patch", class("    allow_origins: [https://a.example]\n    allow_methods: [patch]\n"), 5, `write "PATCH"`},
+		{"lower-case get", class("    allow_origins: [https://a.example]\n    allow_methods: [get]\n"), 5, `write "GET"`},
+		{"mixed-case put", class("    allow_origins: [https://a.example]\n    allow_methods: [Put]\n"), 5, `write "PUT"`},
+		// Issue 11 item 1: no match rule may match every request by omission.
+		{"match missing", "version: 1\nclasses:\n  - name: c\n    allow_origins: [https://a.example]\n", 3, "classes[0].match: missing"},
+		{"match null", "version: 1\nclasses:\n  - name: c\n    match:\n    allow_origins: [https://a.example]\n", 4, "classes[0].match: empty match"},
+		{"match null explicit", "version: 1\nclasses:\n  - name: c\n    match: null\n", 4, "classes[0].match: empty match"},
+		{"match empty mapping", "version: 1\nclasses:\n  - name: c\n    match: {}\n", 4, "classes[0].match: empty match {}"},
+		{"match empty path_prefixes", "version: 1\nclasses:\n  - name: c\n    match: {path_prefixes: []}\n", 4, "classes[0].match.path_prefixes: empty list"},
+		{"match empty paths", "version: 1\nclasses:\n  - name: c\n    match:\n      paths: []\n", 5, "classes[0].match.paths: empty list"},
+		{"match empty hosts beside a path", "version: 1\nclasses:\n  - name: c\n    match: {hosts: [], path_prefixes: [/x/]}\n", 4, "classes[0].match.hosts: empty list"},
+		{"match null list", "version: 1\nclasses:\n  - name: c\n    match:\n      path_prefixes:\n", 5, "classes[0].match.path_prefixes: empty list"},
 		{"forbidden header cookie", class("    allow_origins: [https://a.example]\n    allow_headers: [Cookie]\n"), 5, "forbidden request-header"},
 		{"forbidden header sec-", class("    allow_origins: [https://a.example]\n    allow_headers: [Sec-Fetch-Mode]\n"), 5, "forbidden request-header"},
 		{"forbidden header proxy-", class("    allow_origins: [https://a.example]\n    allow_headers: [Proxy-Authorization]\n"), 5, "forbidden request-header"},
@@ -67,6 +81,15 @@ func TestParseErrors(t *testing.T) {
 		{"class without name", "version: 1\nclasses:\n  - match: {paths: [/x]}\n", 3, "every class needs a name"},
 		{"bad path", class("    match: {paths: [x]}\n"), 4, "starts with '/'"},
 		{"bad host", class("    match: {hosts: ['a b']}\n"), 4, "invalid host"},
+		{"host with an empty label", class("    match: {hosts: ['a..example']}\n"), 4, "invalid host name"},
+		// Issue 11 item 2: path entries are written in the normal form requests are matched on.
+		{"path with dot segments", class("    match: {path_prefixes: [/api/v1/../admin/]}\n"), 4, `write "/api/admin/"`},
+		{"path with encoded dots", class("    match: {paths: [/api/%2e%2e/x]}\n"), 4, `write "/x"`},
+		{"path with escaped unreserved", class("    match: {paths: ['/%7Euser']}\n"), 4, `write "/~user"`},
+		{"path with lower-case hex", class("    match: {paths: ['/caf%c3%a9']}\n"), 4, `write "/caf%C3%A9"`},
+		{"path with double slash", class("    match: {path_prefixes: [//api/]}\n"), 4, `write "/api/"`},
+		{"path with encoded slash", class("    match: {path_prefixes: ['/a%2Fb/']}\n"), 4, "means different paths to different servers"},
+		{"path with backslash", class("    match: {path_prefixes: ['/a\\b/']}\n"), 4, "means different paths to different servers"},
 		{"wrong type", class("    allow_credentials: yes please\n"), 4, "expected true or false"},
 		{"syntax error", "version: 1\nclasses:\n  - name: [\n", 3, "did not find expected node content"},
 		{"empty file", "", 1, "empty policy"},
@@ -94,10 +117,12 @@ func TestParseAllErrorsAtOnce(t *testing.T) {
 classes:
   - name: a
     allow_origins: ['*', 'null', https://ok.example, 'https://*.com']
-    allow_methods: [CONNECT, patch]
+    allow_methods: [CONNECT, get]
     max_age: 100000
+    match: {path_prefixes: [/a/]}
   - name: a
     bogus: 1
+    match: {paths: [/b]}
 `
 	_, _, err := policy.Parse("p.yaml", []byte(src))
 	var perr *policy.Error
@@ -123,8 +148,11 @@ classes:
       - http://localhost:3000
     allow_credentials: true
     max_age: 3h
+    match: {path_prefixes: [/]}
   - name: all
+    match: {path_prefixes: [/]}
   - name: hidden
+    match: {paths: [/hidden]}
 `
 	p, warns, err := policy.Parse("p.yaml", []byte(src))
 	if err != nil {
@@ -154,6 +182,71 @@ classes:
 	r := policy.Request{Method: "GET", Scheme: "https", Host: "api", Path: "/", Origin: "https://xn--bcher-kva.example", HasOrigin: true, ClassHint: "a"}
 	if v := p.Decide(&r); !v.Allowed {
 		t.Errorf("punycoded origin refused: %s", v.ReasonText())
+	}
+}
+
+// TestParseAdvice: accepted files whose meaning is easy to misread get a
+// warning at the entry concerned (issue 11 items 7 and 8).
+func TestParseAdvice(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		line int
+		want string // substring of a warning; "" = no warning at all
+		not  string // substring no warning may contain
+	}{
+		{"lower-case patch is sent as written", class("    allow_origins: [https://a.example]\n    allow_methods: [patch]\n"), 5,
+			`"patch": methods are case-sensitive: this allows only scripts that send exactly "patch"`, ""},
+		{"lower-case extension method", class("    allow_origins: [https://a.example]\n    allow_methods: [PATCH, propfind]\n"), 5,
+			`allow_methods[1]: "propfind": methods are case-sensitive`, ""},
+		{"upper-case methods need no advice", class("    allow_origins: [https://a.example]\n    allow_methods: [PATCH, PROPFIND]\n"), 0, "", ""},
+		{"star headers with credentials omit Authorization", class("    allow_origins: [https://a.example]\n    allow_headers: [X-A, '*']\n    allow_credentials: true\n"), 5,
+			`allow_headers[1]: "*": "*" never covers Authorization (Fetch §3.2.6), so a preflight asking for it is refused; list Authorization explicitly`, ""},
+		{"star headers with Authorization listed", class("    allow_origins: [https://a.example]\n    allow_headers: ['*', authorization]\n    allow_credentials: true\n"), 6,
+			`browsers read "*" literally`, "Authorization"},
+		{"host with a trailing dot", class("    match: {hosts: [Admin.Example.com.]}\n"), 4,
+			`"Admin.Example.com.": normalised to "admin.example.com" (trailing dot dropped`, ""},
+		{"star headers without credentials", class("    allow_origins: [https://a.example]\n    allow_headers: ['*']\n"), 0, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, warns, err := policy.Parse("p.yaml", []byte(tt.src))
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			for _, w := range warns {
+				if tt.not != "" && strings.Contains(w.String(), tt.not) {
+					t.Errorf("unexpected warning %v", w)
+				}
+			}
+			if tt.want == "" {
+				if len(warns) != 0 {
+					t.Errorf("warnings %v, want none", warns)
+				}
+				return
+			}
+			for _, w := range warns {
+				if strings.Contains(w.String(), tt.want) && w.Line == tt.line {
+					return
+				}
+			}
+			t.Errorf("no warning containing %q at line %d in %v", tt.want, tt.line, warns)
+		})
+	}
+}
+
+// TestEmptyMatchIsNoCatchAll: a class refused for an empty match is not
+// also reported as a catch-all hiding the classes after it.
+func TestEmptyMatchIsNoCatchAll(t *testing.T) {
+	src := "version: 1\nclasses:\n  - name: a\n    match: {path_prefixes: []}\n  - name: b\n    match: {path_prefixes: [/]}\n"
+	_, warns, err := policy.Parse("p.yaml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "empty list") {
+		t.Fatalf("err = %v, want the empty list refused", err)
+	}
+	for _, w := range warns {
+		if strings.Contains(w.Msg, "matches every request") {
+			t.Errorf("unexpected warning %v", w)
+		}
 	}
 }
 

@@ -24,6 +24,9 @@ type Policy struct {
 
 	source string
 	digest string
+
+	base      *Policy     // the base policy, when fragments are merged (WithFragments)
+	fragments []*Fragment // merged fragments, in name order
 }
 
 // Parse validates and compiles a policy document. name is used in error
@@ -37,13 +40,22 @@ func Parse(name string, data []byte) (*Policy, []Issue, error) {
 	}
 	p := compile(doc)
 	p.source = name
+	for _, c := range p.classes {
+		c.base.files = []string{name}
+	}
 	sum := sha256.Sum256(data)
 	p.digest = hex.EncodeToString(sum[:])
 	return p, warns, nil
 }
 
 // Load reads and parses the policy file at path.
+// A directory is loaded as a policy directory (LoadDir): every file in it
+// must be valid.
 func Load(path string) (*Policy, []Issue, error) {
+	if IsDir(path) {
+		p, _, warns, err := LoadDir(path)
+		return p, warns, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read policy: %w", err)

@@ -46,63 +46,51 @@ func (p *Policy) sameClassMatch(q *Policy) bool {
 // an index when the policies route alike (RoutesLike), a name lookup when
 // the request names its class (cors_class), to's match rules otherwise,
 // and to's same-origin test on top when the self_origins differ. The
-// request's Origin is never parsed again. A RouteMap is immutable and safe
-// for concurrent use.
+// request's Origin is never parsed again. A route that is not from's
+// (another policy's) is routed by to's rules. A RouteMap is immutable and
+// safe for concurrent use.
 type RouteMap struct {
 	from, to  *Policy
 	sameKinds bool
-	// classes, when the policies route alike, is to's class at each of
-	// from's positions (index 0: the fallback, i+1: class i); else nil.
-	classes []*Class
+	// When the policies route alike, fromClasses and toClasses hold
+	// each policy's class at each position (index 0: the fallback, i+1:
+	// class i); else both are nil.
+	fromClasses, toClasses []*Class
 }
 
 // NewRouteMap returns the RouteMap from one policy to another.
 func NewRouteMap(from, to *Policy) *RouteMap {
 	m := &RouteMap{from: from, to: to, sameKinds: from.sameKinds(to)}
 	if m.sameKinds && from.sameClassMatch(to) {
-		m.classes = append([]*Class{to.fallback}, to.classes...)
+		m.fromClasses = append([]*Class{from.fallback}, from.classes...)
+		m.toClasses = append([]*Class{to.fallback}, to.classes...)
 	}
 	return m
 }
 
 // Alike reports whether the two policies route every request alike
 // (RoutesLike).
-func (m *RouteMap) Alike() bool { return m.classes != nil }
+func (m *RouteMap) Alike() bool { return m.toClasses != nil }
 
 // Route turns rt, the route the from policy chose for r
 // (from.Classify(r)), into the route the to policy chooses for r: after
 // it, *rt equals to.Classify(r), and can be passed to to.DecideRoute.
 func (m *RouteMap) Route(r *Request, rt *Route) {
-	if c := m.carried(rt.Class); c != nil {
-		rt.Class = c
-		return
+	if c := rt.Class; c != nil {
+		if i := c.Index + 1; i < len(m.fromClasses) && m.fromClasses[i] == c {
+			rt.Class = m.toClasses[i]
+			return
+		}
 	}
-	// The hint and the parsed Origin are the request's, whatever the
-	// policy: only the class, and with other self_origins the kind,
-	// are to's own.
-	rt.Class, rt.Selection = m.to.classFor(r)
+	m.reroute(r, rt)
+}
+
+// reroute is Route by to's own rules. The hint and the parsed Origin are
+// the request's, whatever the policy: only the class, and with other
+// self_origins the kind, are to's own.
+func (m *RouteMap) reroute(r *Request, rt *Route) {
+	rt.Class, rt.Selection, rt.pathAmbiguous = m.to.classFor(r)
 	if !m.sameKinds {
 		rt.Kind = m.to.kind(r, rt)
 	}
-}
-
-// carried returns to's class at c's position when the policies route
-// alike and c is one of from's classes; else nil.
-func (m *RouteMap) carried(c *Class) *Class {
-	if m.classes == nil || c == nil {
-		return nil
-	}
-	i := c.Index + 1 // the fallback is -1
-	if i < 0 || i >= len(m.classes) || m.fromClass(i) != c {
-		return nil
-	}
-	return m.classes[i]
-}
-
-// fromClass is from's class at position i of m.classes.
-func (m *RouteMap) fromClass(i int) *Class {
-	if i == 0 {
-		return m.from.fallback
-	}
-	return m.from.classes[i-1]
 }

@@ -57,6 +57,7 @@ func TestRouteMap(t *testing.T) {
 		hosted(req("GET", "/api/v1/x", partner), "other.example.com"),
 	}
 	from := mustParse(t, base)
+	r0 := req("GET", "/open/x", partner)
 	for _, pair := range pairs {
 		t.Run(pair.name, func(t *testing.T) {
 			to := mustParse(t, pair.to)
@@ -79,6 +80,12 @@ func TestRouteMap(t *testing.T) {
 				}
 			}
 		})
+	}
+	// A zero route is no route of from's either.
+	var zero policy.Route
+	policy.NewRouteMap(from, from).Route(&r0, &zero)
+	if zero.Class == nil || zero.Class.Name != "open-api" {
+		t.Errorf("zero route carried to %+v", zero.Class)
 	}
 	// A route of a third policy is not from's: the map classifies afresh.
 	other := mustParse(t, base)

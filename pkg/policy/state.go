@@ -54,6 +54,9 @@ type ReloadStatus struct {
 	// LastError is the failure of the latest load, or nil when it
 	// succeeded (or found the file unchanged).
 	LastError *ReloadFailure `json:"last_error,omitempty"`
+	// Files is the state of each file when Path is a policy directory
+	// (base first, then fragments in name order); nil for a policy file.
+	Files []FileState `json:"files,omitempty"`
 }
 
 // ReloadFailure describes a load that was refused.

@@ -81,6 +81,10 @@ func (d *decoder) methods(list []string, nodes []*yaml.Node, path string) {
 		default:
 			if up, bad := methods.Misspelled(m); bad {
 				d.errorf(nodes[i], p, m, "methods are case-sensitive and browsers send %q; write %q", up, up)
+			} else if methods.SentAsWritten(m) {
+				// Fetch §2.2.1 "normalize" leaves every method other than
+				// DELETE, GET, HEAD, OPTIONS, POST and PUT as the script wrote it.
+				d.warnf(nodes[i], p, m, "methods are case-sensitive: this allows only scripts that send exactly %q (fetch(url, {method: %q})), not %q", m, m, strings.ToUpper(m))
 			}
 		}
 	}

@@ -45,6 +45,8 @@ const (
 	ReasonUnknownClass        Reason = "unknown_class"
 	ReasonNoClass             Reason = "no_class_matched"
 	ReasonCrossOriginInternal Reason = "cross_origin_to_internal"
+	ReasonMethodMissing       Reason = "method_missing"
+	ReasonPathAmbiguous       Reason = "path_ambiguous"
 )
 
 // Selection says how the class was chosen.
@@ -103,6 +105,10 @@ type Verdict struct {
 	// forwarding it upstream.
 	Respond bool
 	Status  int // HTTP status when Respond: 204 or 403
+
+	// Grant is what the class grants the request's origin, when the origin
+	// is allowed (else nil): Grant.Files says which file granted it.
+	Grant *Grant
 
 	Reason Reason
 	// Detail adds context to Reason (the refused header name, the unknown

@@ -53,6 +53,11 @@ var (
 // concurrencies are the load levels of the service benchmarks.
 var concurrencies = []int{1, 16, 64}
 
+// fixtures are the request sets of the service benchmarks (loadgen
+// -fixture): the compact Envoy-shaped requests, and requests as Envoy
+// really sends them (1.5–3.5 KiB, both header encodings).
+var fixtures = []string{"small", "realistic"}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -146,6 +151,7 @@ func measure(ctx context.Context, set settings, isQuick bool, conns int, serveBi
 		{"^BenchmarkScale$" + set.scaleFilter, []string{"-count=1", "-benchtime=" + set.benchtime}, "./scale", set.count},
 		{"^BenchmarkCheck$", []string{"-count=1", "-benchtime=" + set.benchtime}, "./cache", set.count},
 		{"^BenchmarkFlood$", []string{"-count=1", "-benchtime=" + set.floodN}, "./cache", 1},
+		{"^BenchmarkDecode$", []string{"-count=1", "-benchtime=" + set.benchtime}, "./baseline", set.count},
 	}
 	for pass := 1; pass <= set.count; pass++ {
 		for _, r := range runs {
@@ -208,9 +214,10 @@ func measure(ctx context.Context, set settings, isQuick bool, conns int, serveBi
 	rep.commands = append(rep.commands,
 		shown.Replace("cors-authz "+strings.Join(serveArgs, " ")+rep.pin.note(rep.pin.server)),
 		shown.Replace("noop -grpc-addr "+noopAddr+rep.pin.note(rep.pin.server)),
-		fmt.Sprintf("loadgen -addr ADDR -json -concurrency C -conns %d -duration %v -warmup %v -verify=(true for cors-authz, false for noop)%s", conns, set.duration, set.warmup, rep.pin.note(rep.pin.client)))
+		fmt.Sprintf("loadgen -addr ADDR -json -concurrency C -conns %d -duration %v -warmup %v -verify=(true for cors-authz, false for noop) -fixture (small|realistic)%s", conns, set.duration, set.warmup, rep.pin.note(rep.pin.client)))
 
-	// 4. Load: at each concurrency, alternate cors-authz and noop runs.
+	// 4. Load: at each concurrency and for each fixture, alternate
+	// cors-authz and noop runs.
 	targets := []struct {
 		name   string
 		p      *servetest.Proc
@@ -219,18 +226,20 @@ func measure(ctx context.Context, set settings, isQuick bool, conns int, serveBi
 	}{{"cors-authz", authz.Proc, authzAddr, true}, {"noop", noopSrv, noopAddr, false}}
 	for _, c := range concurrencies {
 		for round := 1; round <= set.rounds; round++ {
-			for _, t := range targets {
-				if err := ctx.Err(); err != nil {
-					return nil, err
+			for _, fx := range fixtures {
+				for _, t := range targets {
+					if err := ctx.Err(); err != nil {
+						return nil, err
+					}
+					res, cpu, srvCPU, err := runLoad(ctx, rep.pin, bins["loadgen"], t.p, t.addr, fx, c, conns, set.duration, set.warmup, t.verify, log)
+					if err != nil {
+						return nil, fmt.Errorf("%s: %w", t.name, err)
+					}
+					perCall := float64(cpu) / float64(max(res.AllCalls, 1))
+					fmt.Fprintf(log, "load %-10s %-9s c=%-3d round %d: %8.0f req/s  p50 %-10v p99 %-10v p99.9 %-10v server CPU %3.0f%% (%5.1f µs/call)  client CPU %3.0f%%\n",
+						t.name, fx, c, round, res.RPS, res.P50, res.P99, res.P999, 100*srvCPU, perCall/1e3, 100*res.CPUShare)
+					rep.loads = append(rep.loads, loadRun{Target: t.name, Fixture: fx, Concurrency: c, Round: round, Res: res, ServerCPU: srvCPU, ServerCPUPerCall: perCall})
 				}
-				res, cpu, srvCPU, err := runLoad(ctx, rep.pin, bins["loadgen"], t.p, t.addr, c, conns, set.duration, set.warmup, t.verify, log)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", t.name, err)
-				}
-				perCall := float64(cpu) / float64(max(res.AllCalls, 1))
-				fmt.Fprintf(log, "load %-10s c=%-3d round %d: %8.0f req/s  p50 %-10v p99 %-10v p99.9 %-10v server CPU %3.0f%% (%5.1f µs/call)  client CPU %3.0f%%\n",
-					t.name, c, round, res.RPS, res.P50, res.P99, res.P999, 100*srvCPU, perCall/1e3, 100*res.CPUShare)
-				rep.loads = append(rep.loads, loadRun{Target: t.name, Concurrency: c, Round: round, Res: res, ServerCPU: srvCPU, ServerCPUPerCall: perCall})
 			}
 		}
 	}

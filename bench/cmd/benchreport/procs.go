@@ -81,6 +81,7 @@ func freeAddr() (string, error) {
 // loadRun is one load generator run against one server.
 type loadRun struct {
 	Target      string // "cors-authz" or "noop"
+	Fixture     string // the loadgen -fixture: "small" or "realistic"
 	Concurrency int
 	Round       int
 	Res         loadgen.Result
@@ -93,12 +94,12 @@ type loadRun struct {
 
 // runLoad runs the load generator binary against srv and measures the
 // server's CPU use meanwhile: its CPU time, and that over the wall time.
-func runLoad(ctx context.Context, pin pinning, bin string, srv *servetest.Proc, addr string, conc, conns int, dur, warmup time.Duration, verify bool, log io.Writer) (loadgen.Result, time.Duration, float64, error) {
+func runLoad(ctx context.Context, pin pinning, bin string, srv *servetest.Proc, addr, fixtureName string, conc, conns int, dur, warmup time.Duration, verify bool, log io.Writer) (loadgen.Result, time.Duration, float64, error) {
 	args := []string{
 		"-addr", addr, "-json",
 		"-concurrency", strconv.Itoa(conc), "-conns", strconv.Itoa(conns),
 		"-duration", dur.String(), "-warmup", warmup.String(),
-		"-verify=" + strconv.FormatBool(verify),
+		"-verify=" + strconv.FormatBool(verify), "-fixture", fixtureName,
 	}
 	cmd := pin.command(ctx, pin.client, bin, args...)
 	var out bytes.Buffer

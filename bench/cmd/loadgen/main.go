@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&cfg.MaxRequests, "max-requests", 0, "stop after this many measured requests (0: 100 million)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	verify := fs.Bool("verify", true, "require every answer to match cors-authz's verdict for the bench policy")
+	fix := fs.String("fixture", "small", "requests: small (the compact Envoy-shaped fixture) or realistic (as Envoy sends them: 1.5–3.5 KiB, both header encodings)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -52,7 +53,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "loadgen:", err)
 		return 2
 	}
-	cfg.Mix = loadgen.DefaultMix()
+	switch *fix {
+	case "small":
+		cfg.Mix = loadgen.DefaultMix()
+	case "realistic":
+		cfg.Mix = loadgen.RealisticMix()
+	default:
+		fmt.Fprintf(stderr, "loadgen: -fixture %q: want small or realistic\n", *fix)
+		return 2
+	}
 	if !*verify {
 		for i := range cfg.Mix {
 			cfg.Mix[i].Want = ""

@@ -1,0 +1,568 @@
+package envoyauth
+
+import (
+	"encoding/binary"
+	"errors"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/cors-authz/cors-authz/pkg/policy"
+)
+
+// Decoded is a CheckRequest read for a CORS decision: the request view
+// ReadRequest would give, decoded straight from the wire (Unmarshal)
+// without building the message. The server codec (NewCodec) fills it when
+// the Check handler asks for one; pkg/check's handler does.
+//
+// Unmarshal reads only what the decision uses (the request-line fields of
+// attributes.request.http, the origin, access-control-request-* and
+// pseudo-headers in either header encoding, context_extensions'
+// cors_class) and walks everything else without keeping it, yet it accepts
+// and refuses exactly the inputs proto.Unmarshal accepts and refuses
+// (malformed wire data, invalid UTF-8 in any string field, nesting past the
+// recursion limit), and its view is exactly ReadRequest's of the message
+// proto.Unmarshal builds: the differential fuzz target (FuzzDecoded) holds
+// it to that.
+//
+// The view's strings live in the Decoded value itself (a small inline
+// buffer; longer values get their own allocation), so decoding a realistic
+// request allocates nothing beyond the Decoded, and keeping a view string
+// keeps its Decoded alive. Unmarshal reuses that buffer: a view read
+// before it must not be used after it.
+//
+// A Decoded is also a proto.Message that reflects as a full CheckRequest:
+// a codec that does not know the type (a server without NewCodec) decodes
+// the whole message into it with proto.Unmarshal, and Request reads that
+// message with ReadRequest. Either way the view is the same.
+type Decoded struct {
+	view policy.Request
+	ok   bool
+	full *authv3.CheckRequest // set when decoded through ProtoReflect
+
+	used  int
+	arena [arenaSize]byte
+}
+
+// arenaSize is the inline room for a view's strings: method, scheme, host,
+// path, origin, the access-control-request-* values and the class of a
+// typical request fit.
+const arenaSize = 320
+
+// Request fills r with the request view and reports whether the request
+// carried attributes.request.http, as ReadRequest does.
+func (d *Decoded) Request(r *policy.Request) bool {
+	if d.full != nil {
+		return ReadRequest(d.full, r)
+	}
+	*r = d.view
+	return d.ok
+}
+
+// ProtoReflect makes a Decoded a proto.Message: the reflection of a full
+// CheckRequest that proto.Unmarshal fills (see Decoded).
+func (d *Decoded) ProtoReflect() protoreflect.Message {
+	if d.full == nil {
+		d.full = new(authv3.CheckRequest)
+	}
+	return d.full.ProtoReflect()
+}
+
+// Errors of Unmarshal: proto.Unmarshal fails on the same inputs.
+var (
+	errDecode      = errors.New("envoyauth: malformed CheckRequest")
+	errInvalidUTF8 = errors.New("envoyauth: CheckRequest string field is not valid UTF-8")
+	errDepth       = errors.New("envoyauth: CheckRequest nested too deeply")
+)
+
+// Unmarshal decodes b, a serialised CheckRequest, replacing d's content.
+// b is not retained. It fails exactly when proto.Unmarshal(b, &req) does.
+func (d *Decoded) Unmarshal(b []byte) error {
+	d.full, d.used, d.ok, d.view = nil, 0, false, policy.Request{}
+	var w wireFields
+	if err := w.message(b, tblCheckRequest, protowire.DefaultRecursionLimit); err != nil {
+		return err
+	}
+	if !w.hasHTTP {
+		return nil
+	}
+	f := &w.raw
+	if w.hasMap {
+		f = &w.mapped
+	}
+	f.method, f.scheme, f.host, f.path, f.class = w.method, w.scheme, w.host, w.path, w.class
+	f.assemble(&d.view)
+	d.ok = true
+	// The view's strings may point into b: copy them into d.
+	v := &d.view
+	for _, s := range [...]*string{&v.Method, &v.Scheme, &v.Host, &v.Path, &v.Origin, &v.ACRM, &v.ACRH, &v.ACRPN, &v.ClassHint} {
+		*s = d.keep(*s, b)
+	}
+	return nil
+}
+
+// keep returns s, copied into d's arena (or a fresh allocation when it is
+// full) if s points into b.
+func (d *Decoded) keep(s string, b []byte) string {
+	if len(s) == 0 || len(b) == 0 {
+		return s
+	}
+	p, lo := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	if p < lo || p >= lo+uintptr(len(b)) {
+		return s // not from b (a joined header_map value)
+	}
+	if len(s) > len(d.arena)-d.used {
+		return strings.Clone(s)
+	}
+	n := copy(d.arena[d.used:], s)
+	out := unsafe.String(&d.arena[d.used], n)
+	d.used += n
+	return out
+}
+
+// alias returns the bytes v as a string without copying. The string is
+// only used while the buffer it points into is alive (Unmarshal copies out
+// what it keeps).
+func alias(v []byte) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(v), len(v))
+}
+
+// wireFields collects the fields a decision reads while Unmarshal walks the
+// wire: the request line, the class, and the headers of each encoding
+// (fields of the same kind as ReadRequest's, so assembly is shared).
+type wireFields struct {
+	hasHTTP, hasMap            bool
+	method, scheme, host, path string
+	class                      string
+	mapped, raw                fields
+}
+
+// The messages of a CheckRequest, as tables for the walk: for each field
+// number, what proto.Unmarshal does with it, and which of them the view
+// reads. Built from the generated descriptors (init), so every string
+// field is validated as the generated code validates it.
+type (
+	fieldKind uint8
+	fieldInfo struct {
+		kind fieldKind
+		sub  *msgTable // message kinds: the message, or the map value's
+		hook hook      // what the view reads from this field
+	}
+	msgTable struct {
+		fields []fieldInfo // by field number; kindUnknown past the end
+	}
+	hook uint8
+)
+
+const (
+	kindUnknown    fieldKind = iota // not a field of the message
+	kindScalar                      // numbers, bools, enums, bytes: structure only
+	kindString                      // UTF-8 validated
+	kindMessage                     // singular or repeated message
+	kindMapString                   // map<string, string>
+	kindMapMessage                  // map<string, message>
+)
+
+const (
+	hookNone          hook = iota
+	hookAttributes         // CheckRequest.attributes
+	hookRequest            // AttributeContext.request
+	hookContextExt         // AttributeContext.context_extensions
+	hookHTTP               // AttributeContext.Request.http
+	hookMethod             // HttpRequest.method
+	hookPath               // HttpRequest.path
+	hookHost               // HttpRequest.host
+	hookScheme             // HttpRequest.scheme
+	hookHeaders            // HttpRequest.headers
+	hookHeaderMap          // HttpRequest.header_map
+	hookHeaderMapLine      // HeaderMap.headers
+)
+
+var tblCheckRequest = buildTables()
+
+// buildTables derives the walk tables from the CheckRequest descriptor and
+// marks the fields the view reads.
+func buildTables() *msgTable {
+	tables := map[protoreflect.FullName]*msgTable{}
+	var build func(md protoreflect.MessageDescriptor) *msgTable
+	build = func(md protoreflect.MessageDescriptor) *msgTable {
+		if t, ok := tables[md.FullName()]; ok {
+			return t
+		}
+		t := &msgTable{}
+		tables[md.FullName()] = t
+		fs := md.Fields()
+		for i := range fs.Len() {
+			fd := fs.Get(i)
+			var fi fieldInfo
+			switch {
+			case fd.IsMap():
+				switch {
+				case fd.MapKey().Kind() == protoreflect.StringKind && fd.MapValue().Kind() == protoreflect.StringKind:
+					fi.kind = kindMapString
+				case fd.MapKey().Kind() == protoreflect.StringKind && fd.MapValue().Kind() == protoreflect.MessageKind:
+					fi.kind, fi.sub = kindMapMessage, build(fd.MapValue().Message())
+				default:
+					panic("envoyauth: unexpected map field " + string(fd.FullName()))
+				}
+			case fd.Kind() == protoreflect.MessageKind:
+				fi.kind, fi.sub = kindMessage, build(fd.Message())
+			case fd.Kind() == protoreflect.GroupKind:
+				panic("envoyauth: unexpected group field " + string(fd.FullName()))
+			case fd.Kind() == protoreflect.StringKind:
+				if fd.ParentFile().Syntax() != protoreflect.Proto3 {
+					panic("envoyauth: unexpected proto2 string field " + string(fd.FullName()))
+				}
+				fi.kind = kindString
+			default:
+				if fd.IsList() {
+					// Packed repeated scalars would need their
+					// elements checked; CheckRequest has none.
+					panic("envoyauth: unexpected repeated scalar field " + string(fd.FullName()))
+				}
+				fi.kind = kindScalar
+			}
+			fi.hook = hooks[fd.FullName()]
+			n := int(fd.Number())
+			for len(t.fields) <= n {
+				t.fields = append(t.fields, fieldInfo{})
+			}
+			t.fields[n] = fi
+		}
+		return t
+	}
+	t := build((*authv3.CheckRequest)(nil).ProtoReflect().Descriptor())
+	if len(hooks) != len(hooksFound(tables)) {
+		panic("envoyauth: a field the view reads is missing from CheckRequest")
+	}
+	return t
+}
+
+var hooks = map[protoreflect.FullName]hook{
+	"envoy.service.auth.v3.CheckRequest.attributes":                 hookAttributes,
+	"envoy.service.auth.v3.AttributeContext.request":                hookRequest,
+	"envoy.service.auth.v3.AttributeContext.context_extensions":     hookContextExt,
+	"envoy.service.auth.v3.AttributeContext.Request.http":           hookHTTP,
+	"envoy.service.auth.v3.AttributeContext.HttpRequest.method":     hookMethod,
+	"envoy.service.auth.v3.AttributeContext.HttpRequest.path":       hookPath,
+	"envoy.service.auth.v3.AttributeContext.HttpRequest.host":       hookHost,
+	"envoy.service.auth.v3.AttributeContext.HttpRequest.scheme":     hookScheme,
+	"envoy.service.auth.v3.AttributeContext.HttpRequest.headers":    hookHeaders,
+	"envoy.service.auth.v3.AttributeContext.HttpRequest.header_map": hookHeaderMap,
+	"envoy.config.core.v3.HeaderMap.headers":                        hookHeaderMapLine,
+}
+
+func hooksFound(tables map[protoreflect.FullName]*msgTable) map[hook]bool {
+	found := map[hook]bool{}
+	for _, t := range tables {
+		for _, fi := range t.fields {
+			if fi.hook != hookNone {
+				found[fi.hook] = true
+			}
+		}
+	}
+	return found
+}
+
+// ctx is where in the view's path a message sits: which hooks apply to
+// its fields. Messages off the path (peers, metadata...) are only checked.
+type ctx uint8
+
+const (
+	ctxOff ctx = iota
+	ctxCheckRequest
+	ctxAttributes
+	ctxRequest
+	ctxHTTP
+	ctxHeaderMap
+	ctxHeaderValue // walked by headerValue
+)
+
+// message walks one message's fields. depth is the recursion budget as
+// proto.Unmarshal counts it (every message and every map field takes one).
+func (w *wireFields) message(b []byte, t *msgTable, depth int) error {
+	return w.walk(b, t, depth, ctxCheckRequest)
+}
+
+func (w *wireFields) walk(b []byte, t *msgTable, depth int, c ctx) error {
+	if depth--; depth < 0 {
+		return errDepth
+	}
+	for len(b) > 0 {
+		num, typ, n := consumeTag(b)
+		if n < 0 || num > protowire.MaxValidNumber {
+			return errDecode
+		}
+		b = b[n:]
+		if typ == protowire.EndGroupType {
+			return errDecode // no group is open in a proto3 message
+		}
+		fi := &noField
+		if int(num) < len(t.fields) {
+			fi = &t.fields[num]
+		}
+		if fi.kind == kindUnknown || fi.kind == kindScalar || typ != protowire.BytesType {
+			if fi.kind == kindMapString || fi.kind == kindMapMessage {
+				// proto.Unmarshal counts a map field before its wire type.
+				if depth-1 < 0 {
+					return errDepth
+				}
+			}
+			// Unknown fields, scalars, and fields of the wrong wire type
+			// (kept as unknown fields): structure only.
+			n = protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return errDecode
+			}
+			b = b[n:]
+			continue
+		}
+		v, n := consumeBytes(b)
+		if n < 0 {
+			return errDecode
+		}
+		b = b[n:]
+		switch fi.kind {
+		case kindString:
+			if !validUTF8(v) {
+				return errInvalidUTF8
+			}
+			switch {
+			case c == ctxHTTP && fi.hook == hookMethod:
+				w.method = alias(v)
+			case c == ctxHTTP && fi.hook == hookPath:
+				w.path = alias(v)
+			case c == ctxHTTP && fi.hook == hookHost:
+				w.host = alias(v)
+			case c == ctxHTTP && fi.hook == hookScheme:
+				w.scheme = alias(v)
+			}
+		case kindMessage:
+			sub := ctxOff
+			switch {
+			case c == ctxCheckRequest && fi.hook == hookAttributes:
+				sub = ctxAttributes
+			case c == ctxAttributes && fi.hook == hookRequest:
+				sub = ctxRequest
+			case c == ctxRequest && fi.hook == hookHTTP:
+				sub = ctxHTTP
+				w.hasHTTP = true
+			case c == ctxHTTP && fi.hook == hookHeaderMap:
+				sub = ctxHeaderMap
+			case c == ctxHeaderMap && fi.hook == hookHeaderMapLine:
+				sub = ctxHeaderValue
+			}
+			if sub == ctxHeaderValue {
+				if err := w.headerValue(v, fi.sub, depth); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := w.walk(v, fi.sub, depth, sub); err != nil {
+				return err
+			}
+		case kindMapString, kindMapMessage:
+			if depth-1 < 0 {
+				return errDepth
+			}
+			if err := w.mapEntry(v, fi, c, depth-1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// headerValue walks one header_map line (a HeaderValue) and records it.
+func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
+	if depth--; depth < 0 {
+		return errDepth
+	}
+	var key, value, raw []byte
+	for len(b) > 0 {
+		num, typ, n := consumeTag(b)
+		if n < 0 || num > protowire.MaxValidNumber {
+			return errDecode
+		}
+		b = b[n:]
+		if typ == protowire.EndGroupType {
+			return errDecode
+		}
+		fi := &noField
+		if int(num) < len(t.fields) {
+			fi = &t.fields[num]
+		}
+		if typ != protowire.BytesType || fi.kind == kindUnknown {
+			n = protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return errDecode
+			}
+			b = b[n:]
+			continue
+		}
+		v, n := consumeBytes(b)
+		if n < 0 {
+			return errDecode
+		}
+		b = b[n:]
+		switch fi.kind {
+		case kindString:
+			if !validUTF8(v) {
+				return errInvalidUTF8
+			}
+			switch num {
+			case 1:
+				key = v
+			case 2:
+				value = v
+			}
+		case kindScalar:
+			if num == 3 {
+				raw = v
+			}
+		}
+	}
+	val := raw
+	if len(val) == 0 {
+		val = value
+	}
+	if i := w.raw.slot(alias(key)); i >= 0 {
+		w.raw.line(i, alias(val))
+	}
+	return nil
+}
+
+// mapEntry walks one map entry (key 1, value 2; missing ones are empty;
+// last one wins) and records the entries the view reads. depth is the
+// budget left after the map field took its own.
+func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int) error {
+	var key, val []byte
+	if fi.kind == kindMapString {
+		if k, v, ok := shortEntry(b); ok {
+			// Every byte that is not key or value is below 0x80, so
+			// the entry is valid UTF-8 exactly when both are.
+			if !validUTF8(b) {
+				return errInvalidUTF8
+			}
+			key, val, b = k, v, nil
+		}
+	}
+	for len(b) > 0 {
+		num, typ, n := consumeTag(b)
+		if n < 0 || num > protowire.MaxValidNumber {
+			return errDecode
+		}
+		b = b[n:]
+		if (num == 1 || num == 2) && typ == protowire.BytesType {
+			v, n := consumeBytes(b)
+			if n < 0 {
+				return errDecode
+			}
+			b = b[n:]
+			if num == 1 || fi.kind == kindMapString {
+				if !validUTF8(v) {
+					return errInvalidUTF8
+				}
+			}
+			if num == 1 {
+				key = v
+				continue
+			}
+			if fi.kind == kindMapMessage {
+				if err := w.walk(v, fi.sub, depth, ctxOff); err != nil {
+					return err
+				}
+				continue
+			}
+			val = v
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return errDecode
+		}
+		b = b[n:]
+	}
+	switch {
+	case c == ctxHTTP && fi.hook == hookHeaders:
+		w.hasMap = true
+		if i := mapSlot(key); i >= 0 {
+			w.mapped.hdr[i], w.mapped.seen[i] = alias(val), true
+		}
+	case c == ctxAttributes && fi.hook == hookContextExt:
+		if string(key) == ClassHintKey {
+			w.class = alias(val)
+		}
+	}
+	return nil
+}
+
+// mapSlot returns the slot of a headers-map key (exact: Envoy lower-cases
+// the map's keys), or -1.
+func mapSlot(key []byte) int {
+	i := slotOf(string(key)) // no allocation: the conversion does not escape
+	if i >= 0 && string(key) != slotNames[i] {
+		return -1 // another case than Envoy's lower case
+	}
+	return i
+}
+
+// noField is the fieldInfo of field numbers a message does not define.
+var noField fieldInfo
+
+// consumeTag is protowire.ConsumeTag with the one-byte case (every field
+// of a CheckRequest) small enough to inline.
+func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
+	if len(b) > 0 && b[0]-8 < 0x80-8 {
+		return protowire.Number(b[0] >> 3), protowire.Type(b[0] & 7), 1
+	}
+	return consumeTagSlow(b)
+}
+
+//go:noinline
+func consumeTagSlow(b []byte) (protowire.Number, protowire.Type, int) { return protowire.ConsumeTag(b) }
+
+// validUTF8 is utf8.Valid with a wider ASCII fast path: header values are
+// long runs of ASCII.
+func validUTF8(b []byte) bool {
+	for len(b) >= 16 {
+		if (binary.LittleEndian.Uint64(b)|binary.LittleEndian.Uint64(b[8:]))&0x8080808080808080 != 0 {
+			break
+		}
+		b = b[16:]
+	}
+	return utf8.Valid(b)
+}
+
+// consumeBytes is protowire.ConsumeBytes with one-byte lengths small
+// enough to inline.
+func consumeBytes(b []byte) ([]byte, int) {
+	if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+		return b[1 : 1+int(b[0])], 1 + int(b[0])
+	}
+	return consumeBytesSlow(b)
+}
+
+//go:noinline
+func consumeBytesSlow(b []byte) ([]byte, int) { return protowire.ConsumeBytes(b) }
+
+// shortEntry parses the usual map<string, string> entry, key then value
+// with one-byte tags and lengths under 128 and nothing else, in one step;
+// ok is false for any other shape (the general loop reads it).
+func shortEntry(b []byte) (key, val []byte, ok bool) {
+	if len(b) < 4 || b[0] != 0x0a || b[1] >= 0x80 {
+		return nil, nil, false
+	}
+	kEnd := 2 + int(b[1])
+	if kEnd+2 > len(b) || b[kEnd] != 0x12 || b[kEnd+1] >= 0x80 || kEnd+2+int(b[kEnd+1]) != len(b) {
+		return nil, nil, false
+	}
+	return b[2:kEnd], b[kEnd+2:], true
+}
