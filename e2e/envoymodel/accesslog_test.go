@@ -182,3 +182,26 @@ func (s *syncBuffer) Reset() {
 	defer s.mu.Unlock()
 	s.b.Reset()
 }
+
+// FuzzParseLogFormat: any format is parsed or refused with an error, never
+// a panic, and a parsed one formats any stream.
+func FuzzParseLogFormat(f *testing.F) {
+	for _, s := range []string{
+		"%START_TIME% %REQ(:METHOD)% %RESPONSE_CODE%\n",
+		"%REQ(X-ENVOY-ORIGINAL-PATH?:PATH):10%",
+		"%DYNAMIC_METADATA(envoy.filters.http.ext_authz:cors_authz:class)%",
+		"%", "%%", "%REQ(%", "%DYNAMIC_METADATA(:)%", "100% %RESP()%",
+	} {
+		f.Add(s)
+	}
+	md, _ := structpb.NewStruct(map[string]any{"cors_authz": map[string]any{"class": "c"}})
+	si := &streamInfo{reqHdr: http.Header{"Origin": {"o"}}, respHdr: http.Header{}, metadata: map[string]*structpb.Struct{extAuthzMetadataNamespace: md}}
+	f.Fuzz(func(t *testing.T, format string) {
+		ops, err := parseLogFormat(format)
+		if err != nil {
+			return
+		}
+		_ = formatLine(ops, si)
+		_ = formatLine(ops, &streamInfo{})
+	})
+}

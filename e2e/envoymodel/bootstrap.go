@@ -154,7 +154,8 @@ func routeFrom(r *routev3.Route) (Route, error) {
 }
 
 // accessLogFrom reads the HCM's access log: one envoy.access_loggers.file
-// with log_format.text_format_source.inline_string (or text_format).
+// with log_format.text_format_source.inline_string (the deprecated
+// text_format is refused).
 func accessLogFrom(hcm *hcmv3.HttpConnectionManager, cfg *Config) error {
 	logs := hcm.GetAccessLog()
 	switch {
@@ -171,11 +172,8 @@ func accessLogFrom(hcm *hcmv3.HttpConnectionManager, cfg *Config) error {
 	}
 	lf := fl.GetLogFormat()
 	format := lf.GetTextFormatSource().GetInlineString()
-	if format == "" {
-		format = lf.GetTextFormat()
-	}
 	if format == "" || lf.GetOmitEmptyValues() || len(lf.GetFormatters()) > 0 {
-		return fmt.Errorf("envoymodel: access log %q: only log_format with a text format (inline), without omit_empty_values or formatters, is modelled", logs[0].GetName())
+		return fmt.Errorf("envoymodel: access log %q: only log_format.text_format_source.inline_string, without omit_empty_values or formatters, is modelled", logs[0].GetName())
 	}
 	if _, err := parseLogFormat(format); err != nil {
 		return fmt.Errorf("envoymodel: access log %q: %w", logs[0].GetName(), err)

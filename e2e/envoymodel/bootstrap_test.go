@@ -147,6 +147,7 @@ static_resources:
 	logHead := strings.Replace(head, "          stat_prefix: s\n", "          stat_prefix: s\n%s", 1)
 	accessLogs := []struct {
 		name, yaml, format string // format "": refused
+		err                string // for a refusal: a substring of the error
 	}{
 		{"text_format_source", `
           access_log:
@@ -155,15 +156,15 @@ static_resources:
               "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
               path: /dev/stdout
               log_format: {text_format_source: {inline_string: "%RESPONSE_CODE%\n"}}
-`, "%RESPONSE_CODE%\n"},
-		{"text_format", `
+`, "%RESPONSE_CODE%\n", ""},
+		{"deprecated text_format", `
           access_log:
           - name: envoy.access_loggers.file
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
               path: /dev/stdout
               log_format: {text_format: "%PROTOCOL%"}
-`, "%PROTOCOL%"},
+`, "", "text_format_source.inline_string"},
 		{"json format", `
           access_log:
           - name: envoy.access_loggers.file
@@ -171,15 +172,15 @@ static_resources:
               "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
               path: /dev/stdout
               log_format: {json_format: {code: "%RESPONSE_CODE%"}}
-`, ""},
+`, "", "text_format_source.inline_string"},
 		{"unmodelled operator", `
           access_log:
           - name: envoy.access_loggers.file
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
               path: /dev/stdout
-              log_format: {text_format: "%UPSTREAM_HOST%"}
-`, ""},
+              log_format: {text_format_source: {inline_string: "%UPSTREAM_HOST%"}}
+`, "", "%UPSTREAM_HOST% is not modelled"},
 		{"filter", `
           access_log:
           - name: envoy.access_loggers.file
@@ -187,8 +188,8 @@ static_resources:
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
               path: /dev/stdout
-              log_format: {text_format: "%PROTOCOL%"}
-`, ""},
+              log_format: {text_format_source: {inline_string: "%PROTOCOL%"}}
+`, "", "filters are not modelled"},
 	}
 	for _, tt := range accessLogs {
 		t.Run("access log "+tt.name, func(t *testing.T) {
@@ -196,6 +197,8 @@ static_resources:
 			switch {
 			case tt.format == "" && err == nil:
 				t.Errorf("accepted an access log the model cannot honour: %q", cfg.AccessLogFormat)
+			case tt.format == "" && !strings.Contains(err.Error(), tt.err):
+				t.Errorf("refused with %v, want an error containing %q", err, tt.err)
 			case tt.format != "" && err != nil:
 				t.Error(err)
 			case tt.format != "" && cfg.AccessLogFormat != tt.format:

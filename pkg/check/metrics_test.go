@@ -5,8 +5,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io/fs"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -378,33 +378,38 @@ func TestRefusalsCountedByReason(t *testing.T) {
 func TestRefusalReasonsCoverPolicy(t *testing.T) {
 	allowedReasons := []string{"not_cors", "same_origin", "origin_allowed", "preflight_allowed"}
 	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, "../policy", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	names, err := filepath.Glob(filepath.Join("..", "policy", "*.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var seen int
-	for _, pkg := range pkgs {
-		for _, f := range pkg.Files {
-			for _, d := range f.Decls {
-				gd, ok := d.(*ast.GenDecl)
-				if !ok || gd.Tok != token.CONST {
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Reason" {
 					continue
 				}
-				for _, spec := range gd.Specs {
-					vs := spec.(*ast.ValueSpec)
-					if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Reason" {
+				for _, v := range vs.Values {
+					lit, ok := v.(*ast.BasicLit)
+					if !ok {
 						continue
 					}
-					for _, v := range vs.Values {
-						lit, ok := v.(*ast.BasicLit)
-						if !ok {
-							continue
-						}
-						r, _ := strconv.Unquote(lit.Value)
-						seen++
-						if !slices.Contains(allowedReasons, r) && refusalSlot(policy.Reason(r)) == len(refusalReasons) {
-							t.Errorf("policy reason %q is not in refusalReasons (it would be counted as %q)", r, reasonOther)
-						}
+					r, _ := strconv.Unquote(lit.Value)
+					seen++
+					if !slices.Contains(allowedReasons, r) && refusalSlot(policy.Reason(r)) == len(refusalReasons) {
+						t.Errorf("policy reason %q is not in refusalReasons (it would be counted as %q)", r, reasonOther)
 					}
 				}
 			}
