@@ -207,6 +207,9 @@ func TestParseAdvice(t *testing.T) {
 		{"host with a trailing dot", class("    match: {hosts: [Admin.Example.com.]}\n"), 4,
 			`"Admin.Example.com.": normalised to "admin.example.com" (trailing dot dropped`, ""},
 		{"star headers without credentials", class("    allow_origins: [https://a.example]\n    allow_headers: ['*']\n"), 0, "", ""},
+		{"request header longer than the ACRH check reads", class("    allow_origins: [https://a.example]\n    allow_headers: [X-A, x-" + strings.Repeat("a", 200) + "]\n"), 5,
+			`longer than 128 bytes: a preflight asking for it is always refused`, ""},
+		{"request header at the length limit", class("    allow_origins: [https://a.example]\n    allow_headers: [x-" + strings.Repeat("a", 126) + "]\n"), 0, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -102,6 +102,10 @@ func (d *decoder) requestHeaders(list []string, nodes []*yaml.Node, path string)
 			d.errorf(nodes[i], p, h, "forbidden request-header name (Fetch §2.2.2): scripts cannot set it")
 		case headers.IsCORSResponseHeader(low):
 			d.errorf(nodes[i], p, h, "a CORS response header never appears in a request")
+		case len(h) > headers.MaxNameLen:
+			// The ACRH check bounds each requested name (headers.MaxNameLen)
+			// and treats a longer one as unlisted: the entry can never match.
+			d.warnf(nodes[i], p, h, "longer than %d bytes: a preflight asking for it is always refused (only \"*\" covers such a name); shorten it or drop it", headers.MaxNameLen)
 		}
 	}
 }
