@@ -66,7 +66,7 @@ func TestDecodedAnswersLikeCheck(t *testing.T) {
 				t.Fatalf("request %d round %d: decoded path %v\nCheck %v", i, round, got, want)
 			}
 			if pre != nil {
-				assertPreEncoded(t, pre, got)
+				checktest.AssertPreEncoded(t, pre, got)
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cors-authz/cors-authz/internal/checktest"
 	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
@@ -58,7 +59,7 @@ func FuzzCheck(f *testing.F) {
 			t.Fatal("nil response")
 		}
 		if pre != nil {
-			assertPreEncoded(t, pre, got)
+			checktest.AssertPreEncoded(t, pre, got)
 		}
 		assertResponse(t, got)
 		if !proto.Equal(got, want) {

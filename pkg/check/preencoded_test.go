@@ -16,37 +16,10 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cors-authz/cors-authz/internal/checktest"
 	"github.com/cors-authz/cors-authz/internal/race"
 	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 )
-
-// assertPreEncoded: pre holds resp, and its stored bytes are resp's
-// encoding (they decode back to an equal message, and equal a fresh
-// deterministic marshal byte for byte).
-func assertPreEncoded(t testing.TB, pre *envoyauth.PreEncoded, resp *authv3.CheckResponse) {
-	t.Helper()
-	if pre.Response() != resp {
-		t.Fatalf("PreEncoded holds %p, the answer is %p", pre.Response(), resp)
-	}
-	b := pre.Encoded()
-	if b == nil {
-		t.Fatal("shared response has no stored encoding")
-	}
-	var back authv3.CheckResponse
-	if err := proto.Unmarshal(b, &back); err != nil {
-		t.Fatalf("stored bytes do not decode: %v", err)
-	}
-	if !proto.Equal(&back, resp) {
-		t.Fatalf("stored bytes decode to %v, want %v", &back, resp)
-	}
-	want, err := proto.MarshalOptions{Deterministic: true}.Marshal(resp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(b, want) {
-		t.Fatalf("stored bytes %x, marshal gives %x", b, want)
-	}
-}
 
 // preEncodedCases are the answers the service shares between requests
 // (cached allowed answers, per-class static answers, the no-headers
@@ -86,7 +59,7 @@ func TestSharedAnswersArePreEncoded(t *testing.T) {
 				t.Fatal("the second call did not get the shared answer")
 			}
 			assertResponse(t, resp1)
-			assertPreEncoded(t, pre1, resp1)
+			checktest.AssertPreEncoded(t, pre1, resp1)
 		})
 	}
 }
@@ -108,7 +81,7 @@ func TestBootAnswerIsPreEncoded(t *testing.T) {
 	if pre == nil {
 		t.Fatal("no-policy answer without encoding")
 	}
-	assertPreEncoded(t, pre, resp)
+	checktest.AssertPreEncoded(t, pre, resp)
 }
 
 // TestPreEncodedAllocs: a cache hit through the gRPC path (answer plus the
