@@ -84,6 +84,13 @@ func sortIssues(list []Issue) {
 // fields iterates a mapping node, reporting keys that are unknown or
 // repeated. Known keys are handled by fn.
 func (d *decoder) fields(n *yaml.Node, path string, known []string, fn func(key string, k, v *yaml.Node)) {
+	d.strictFields(n, path, known, nil, fn)
+}
+
+// strictFields is fields with, when forbidden is not nil, a reason for each
+// key that exists in the policy schema but is not this mapping's to set
+// (forbidden returns "" for the others).
+func (d *decoder) strictFields(n *yaml.Node, path string, known []string, forbidden func(string) string, fn func(key string, k, v *yaml.Node)) {
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, path, "", "expected a mapping, found %s", kindName(n))
 		return
@@ -92,16 +99,17 @@ func (d *decoder) fields(n *yaml.Node, path string, known []string, fn func(key 
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		kp := joinPath(path, k.Value)
-		if seen[k.Value] {
+		switch {
+		case seen[k.Value]:
 			d.errorf(k, kp, "", "key repeated")
-			continue
+		case forbidden != nil && forbidden(k.Value) != "":
+			d.errorf(k, kp, "", "%s", forbidden(k.Value))
+		case !contains(known, k.Value):
+			d.errorf(k, kp, "", "unknown key (expected one of: %s)", strings.Join(known, ", "))
+		default:
+			fn(k.Value, k, v)
 		}
 		seen[k.Value] = true
-		if !contains(known, k.Value) {
-			d.errorf(k, kp, "", "unknown key (expected one of: %s)", strings.Join(known, ", "))
-			continue
-		}
-		fn(k.Value, k, v)
 	}
 }
 
@@ -259,12 +267,17 @@ var classKeys = []string{
 
 func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
 	c := ClassSpec{Line: n.Line, DenyAction: DenyOmit}
-	var originNodes, exposeNodes, headerNodes []*yaml.Node
+	var originNodes []*yaml.Node
+	lists := accessLists{methods: &c.AllowMethods, headers: &c.AllowHeaders, expose: &c.ExposeHeaders}
 	var nameSeen, matchSeen bool
 	var credNode, denyNode *yaml.Node
 	var allowFields []*yaml.Node // keys that grant something
 	d.fields(n, path, classKeys, func(key string, k, v *yaml.Node) {
 		p := joinPath(path, key)
+		if d.accessList(&lists, key, v, p) {
+			allowFields = append(allowFields, k)
+			return
+		}
 		switch key {
 		case "name":
 			nameSeen = true
@@ -277,19 +290,6 @@ func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
 			c.Match = d.match(v, p)
 		case "allow_origins":
 			c.AllowOrigins, originNodes = d.stringList(v, p)
-		case "allow_methods":
-			allowFields = append(allowFields, k)
-			var nodes []*yaml.Node
-			c.AllowMethods, nodes = d.stringList(v, p)
-			d.methods(c.AllowMethods, nodes, p)
-		case "allow_headers":
-			allowFields = append(allowFields, k)
-			c.AllowHeaders, headerNodes = d.stringList(v, p)
-			d.requestHeaders(c.AllowHeaders, headerNodes, p)
-		case "expose_headers":
-			allowFields = append(allowFields, k)
-			c.ExposeHeaders, exposeNodes = d.stringList(v, p)
-			d.responseHeaders(c.ExposeHeaders, exposeNodes, p)
 		case "allow_credentials":
 			c.AllowCredentials = d.boolean(v, p)
 			if c.AllowCredentials {
@@ -362,7 +362,7 @@ func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
 	}
 	d.coveredByWildcard(patterns)
 	if c.AllowCredentials && contains(c.ExposeHeaders, "*") {
-		d.errorf(exposeNodes[indexOf(c.ExposeHeaders, "*")], path+".expose_headers", "*", `"*" is a literal name on credentialed responses (Fetch §3.2.6); list the headers to expose`)
+		d.errorf(lists.exposeNodes[indexOf(c.ExposeHeaders, "*")], path+".expose_headers", "*", `"*" is a literal name on credentialed responses (Fetch §3.2.6); list the headers to expose`)
 	}
 	if c.AllowCredentials && contains(c.AllowHeaders, "*") {
 		d.warnf(credNode, path+".allow_headers", "*", `with credentials, browsers read "*" literally; cors-authz therefore echoes the requested names`)
@@ -370,7 +370,7 @@ func (d *decoder) class(n *yaml.Node, path string, haveSelf bool) ClassSpec {
 	if star := indexOf(c.AllowHeaders, "*"); star >= 0 && c.AllowCredentials && !containsFold(c.AllowHeaders, "authorization") {
 		// Fetch §3.2.6: the wildcard never covers Authorization, which
 		// credentialed API calls are the likeliest to send.
-		d.warnf(headerNodes[star], elemPath(path+".allow_headers", star), "*", `"*" never covers Authorization (Fetch §3.2.6), so a preflight asking for it is refused; list Authorization explicitly: allow_headers: ["*", Authorization]`)
+		d.warnf(lists.headerNodes[star], elemPath(path+".allow_headers", star), "*", `"*" never covers Authorization (Fetch §3.2.6), so a preflight asking for it is refused; list Authorization explicitly: allow_headers: ["*", Authorization]`)
 	}
 	return c
 }

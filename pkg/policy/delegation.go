@@ -51,9 +51,13 @@ var delegateKeys = []string{
 func (d *decoder) delegate(n *yaml.Node, path string) *DelegateSpec {
 	ds := &DelegateSpec{Line: n.Line, OriginSchemes: []string{"https"}, MaxOrigins: DefaultMaxOrigins, lines: map[string]int{}}
 	var domainsSeen bool
+	lists := accessLists{methods: &ds.AllowMethods, headers: &ds.AllowHeaders, expose: &ds.ExposeHeaders}
 	d.fields(n, path, delegateKeys, func(key string, k, v *yaml.Node) {
 		p := joinPath(path, key)
 		ds.lines[key] = k.Line
+		if d.accessList(&lists, key, v, p) {
+			return
+		}
 		var nodes []*yaml.Node
 		switch key {
 		case "origin_domains":
@@ -79,15 +83,6 @@ func (d *decoder) delegate(n *yaml.Node, path string) *DelegateSpec {
 			}
 		case "allow_wildcards":
 			ds.AllowWildcards = d.boolean(v, p)
-		case "allow_methods":
-			ds.AllowMethods, nodes = d.stringList(v, p)
-			d.methods(ds.AllowMethods, nodes, p)
-		case "allow_headers":
-			ds.AllowHeaders, nodes = d.stringList(v, p)
-			d.requestHeaders(ds.AllowHeaders, nodes, p)
-		case "expose_headers":
-			ds.ExposeHeaders, nodes = d.stringList(v, p)
-			d.responseHeaders(ds.ExposeHeaders, nodes, p)
 		case "max_origins":
 			m, err := strconv.Atoi(v.Value)
 			if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || err != nil || m < 1 || m > maxMaxOrigins {

@@ -103,31 +103,6 @@ type fragmentDecoder struct {
 	base *Policy
 }
 
-// strictFields is decoder.fields with a reason for each key that exists
-// in the policy schema but is not a fragment's to set.
-func (d *fragmentDecoder) strictFields(n *yaml.Node, path string, known []string, forbidden func(string) string, fn func(key string, k, v *yaml.Node)) {
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "", "expected a mapping, found %s", kindName(n))
-		return
-	}
-	seen := make(map[string]bool, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		kp := joinPath(path, k.Value)
-		switch {
-		case seen[k.Value]:
-			d.errorf(k, kp, "", "key repeated")
-		case forbidden(k.Value) != "":
-			d.errorf(k, kp, "", "%s", forbidden(k.Value))
-		case !contains(known, k.Value):
-			d.errorf(k, kp, "", "unknown key (expected one of: %s)", strings.Join(known, ", "))
-		default:
-			fn(k.Value, k, v)
-		}
-		seen[k.Value] = true
-	}
-}
-
 func (d *fragmentDecoder) document(n *yaml.Node) FragmentDoc {
 	var doc FragmentDoc
 	var versionSeen bool
@@ -177,7 +152,8 @@ func (d *fragmentDecoder) document(n *yaml.Node) FragmentDoc {
 func (d *fragmentDecoder) extension(n *yaml.Node, path string) Extension {
 	e := Extension{Line: n.Line}
 	var classNode, originsKey *yaml.Node
-	var originNodes, methodNodes, headerNodes, exposeNodes []*yaml.Node
+	var originNodes []*yaml.Node
+	lists := accessLists{methods: &e.AllowMethods, headers: &e.AllowHeaders, expose: &e.ExposeHeaders}
 	forbidden := func(k string) string {
 		if contains(extensionForbiddenKeys, k) {
 			return fmt.Sprintf("a fragment cannot set %s: the base policy owns it (fragments add origins, methods and headers only)", k)
@@ -186,6 +162,9 @@ func (d *fragmentDecoder) extension(n *yaml.Node, path string) Extension {
 	}
 	d.strictFields(n, path, extensionKeys, forbidden, func(key string, k, v *yaml.Node) {
 		p := joinPath(path, key)
+		if d.accessList(&lists, key, v, p) {
+			return
+		}
 		switch key {
 		case "class":
 			classNode = v
@@ -193,15 +172,6 @@ func (d *fragmentDecoder) extension(n *yaml.Node, path string) Extension {
 		case "allow_origins":
 			originsKey = k
 			e.AllowOrigins, originNodes = d.stringList(v, p)
-		case "allow_methods":
-			e.AllowMethods, methodNodes = d.stringList(v, p)
-			d.methods(e.AllowMethods, methodNodes, p)
-		case "allow_headers":
-			e.AllowHeaders, headerNodes = d.stringList(v, p)
-			d.requestHeaders(e.AllowHeaders, headerNodes, p)
-		case "expose_headers":
-			e.ExposeHeaders, exposeNodes = d.stringList(v, p)
-			d.responseHeaders(e.ExposeHeaders, exposeNodes, p)
 		}
 	})
 	if n.Kind != yaml.MappingNode {
@@ -232,7 +202,7 @@ func (d *fragmentDecoder) extension(n *yaml.Node, path string) Extension {
 			len(e.AllowOrigins), ds.guardrail(d.base.source, e.Class, "max_origins"), ds.MaxOrigins)
 	}
 	d.origins(&e, cs, originNodes, path+".allow_origins")
-	d.additions(&e, cs, methodNodes, headerNodes, exposeNodes, path)
+	d.additions(&e, cs, lists.methodNodes, lists.headerNodes, lists.exposeNodes, path)
 	return e
 }
 

@@ -125,3 +125,31 @@ func (d *decoder) responseHeaders(list []string, nodes []*yaml.Node, path string
 		}
 	}
 }
+
+// accessLists points at the allow_methods, allow_headers and expose_headers
+// lists of a class, a delegate ceiling or a fragment extension: the keys all
+// three share, decoded and checked by the same rules. The entries' nodes are
+// kept for checks made after the whole mapping is read.
+type accessLists struct {
+	methods, headers, expose              *[]string
+	methodNodes, headerNodes, exposeNodes []*yaml.Node
+}
+
+// accessList decodes v into the list key names and reports whether key is
+// one of the three lists.
+func (d *decoder) accessList(l *accessLists, key string, v *yaml.Node, path string) bool {
+	switch key {
+	case "allow_methods":
+		*l.methods, l.methodNodes = d.stringList(v, path)
+		d.methods(*l.methods, l.methodNodes, path)
+	case "allow_headers":
+		*l.headers, l.headerNodes = d.stringList(v, path)
+		d.requestHeaders(*l.headers, l.headerNodes, path)
+	case "expose_headers":
+		*l.expose, l.exposeNodes = d.stringList(v, path)
+		d.responseHeaders(*l.expose, l.exposeNodes, path)
+	default:
+		return false
+	}
+	return true
+}
