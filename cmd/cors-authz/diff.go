@@ -101,16 +101,7 @@ type diffReport interface {
 // file:line as validate does.
 func loadForDiff(file string, stderr io.Writer) (*policy.Policy, bool) {
 	p, _, err := policy.Load(file)
-	var perr *policy.Error
-	switch {
-	case errors.As(err, &perr):
-		for _, is := range perr.Issues {
-			fmt.Fprintf(stderr, "error: %s\n", is)
-		}
-		fmt.Fprintf(stderr, "%s: refused, %d error(s)\n", file, len(perr.Issues))
-		return nil, false
-	case err != nil:
-		fmt.Fprintf(stderr, "error: %v\n", err)
+	if printRefusal(stderr, file, err) {
 		return nil, false
 	}
 	return p, true

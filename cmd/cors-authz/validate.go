@@ -41,25 +41,44 @@ func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int
 			continue
 		}
 		p, warns, err := policy.Load(file)
-		if !*quiet {
-			for _, w := range warns {
-				fmt.Fprintf(stdout, "warning: %s\n", w)
-			}
-		}
-		var perr *policy.Error
+		printWarnings(stdout, *quiet, warns)
 		switch {
-		case errors.As(err, &perr):
-			for _, is := range perr.Issues {
-				fmt.Fprintf(stderr, "error: %s\n", is)
-			}
-			fmt.Fprintf(stderr, "%s: refused, %d error(s)\n", file, len(perr.Issues))
-			code = 1
-		case err != nil:
-			fmt.Fprintf(stderr, "error: %v\n", err)
+		case printRefusal(stderr, file, err):
 			code = 1
 		case !*quiet:
 			fmt.Fprintf(stdout, "%s: ok, %d class(es), %d warning(s), sha256 %s\n", file, len(p.Classes()), len(warns), p.SHA256()[:12])
 		}
 	}
 	return code
+}
+
+// printWarnings prints each warning with its file:line on stdout, unless
+// quiet.
+func printWarnings(stdout io.Writer, quiet bool, warns []policy.Issue) {
+	if quiet {
+		return
+	}
+	for _, w := range warns {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
+}
+
+// printRefusal prints on stderr why loading where failed: each issue of a
+// *policy.Error with its file:line, then "WHERE: refused, N error(s)"; any
+// other error on one line. It reports whether err refused where (false when
+// err is nil).
+func printRefusal(stderr io.Writer, where string, err error) bool {
+	var perr *policy.Error
+	switch {
+	case errors.As(err, &perr):
+		for _, is := range perr.Issues {
+			fmt.Fprintf(stderr, "error: %s\n", is)
+		}
+		fmt.Fprintf(stderr, "%s: refused, %d error(s)\n", where, len(perr.Issues))
+	case err != nil:
+		fmt.Fprintf(stderr, "error: %v\n", err)
+	default:
+		return false
+	}
+	return true
 }

@@ -216,21 +216,9 @@ func validateConfigMapFile(file string, read func(string) ([]byte, error), quiet
 		if err == nil && ep.key == policy.BaseFile {
 			bases[ep.configMap], baseOf[ep.configMap] = p, ep
 		}
-		if !quiet {
-			for _, w := range warns {
-				fmt.Fprintf(stdout, "warning: %s\n", w)
-			}
-		}
-		var perr *policy.Error
+		printWarnings(stdout, quiet, warns)
 		switch {
-		case errors.As(err, &perr):
-			for _, is := range perr.Issues {
-				fmt.Fprintf(stderr, "error: %s\n", is)
-			}
-			fmt.Fprintf(stderr, "%s: refused, %d error(s)\n", where, len(perr.Issues))
-			code = 1
-		case err != nil:
-			fmt.Fprintf(stderr, "error: %s: %v\n", where, err)
+		case printRefusal(stderr, where, inManifest(where, err)):
 			code = 1
 		case !quiet:
 			fmt.Fprintf(stdout, "%s: ok, %d class(es), %d warning(s), sha256 %s\n", where, len(p.Classes()), len(warns), p.SHA256()[:12])
@@ -245,21 +233,9 @@ func validateConfigMapFile(file string, read func(string) ([]byte, error), quiet
 			continue
 		}
 		f, warns, err := ep.parseFragment(file, base, baseOf[ep.configMap])
-		if !quiet {
-			for _, w := range warns {
-				fmt.Fprintf(stdout, "warning: %s\n", w)
-			}
-		}
-		var perr *policy.Error
+		printWarnings(stdout, quiet, warns)
 		switch {
-		case errors.As(err, &perr):
-			for _, is := range perr.Issues {
-				fmt.Fprintf(stderr, "error: %s\n", is)
-			}
-			fmt.Fprintf(stderr, "%s: refused, %d error(s)\n", where, len(perr.Issues))
-			code = 1
-		case err != nil:
-			fmt.Fprintf(stderr, "error: %s: %v\n", where, err)
+		case printRefusal(stderr, where, inManifest(where, err)):
 			code = 1
 		case !quiet:
 			n := 0
@@ -270,4 +246,13 @@ func validateConfigMapFile(file string, read func(string) ([]byte, error), quiet
 		}
 	}
 	return code, true
+}
+
+// inManifest prefixes an error that is not a *policy.Error (whose issues
+// already name their manifest lines) with where in the manifest it arose.
+func inManifest(where string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", where, err)
 }

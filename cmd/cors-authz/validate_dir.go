@@ -17,11 +17,7 @@ func validateDir(dir string, quiet bool, stdout, stderr io.Writer) int {
 	files := d.Files()
 	refused := 0
 	for _, st := range files {
-		if !quiet {
-			for _, w := range st.Warnings {
-				fmt.Fprintf(stdout, "warning: %s\n", w)
-			}
-		}
+		printWarnings(stdout, quiet, st.Warnings)
 		if st.State == policy.FileRefused {
 			refused++
 			if len(st.Issues) == 0 {
