@@ -10,12 +10,10 @@
 package reload
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -37,9 +35,9 @@ const (
 	// DefaultPoll is the poll period used when inotify is unavailable and
 	// Options.Poll is zero.
 	DefaultPoll = 30 * time.Second
-	// MaxFileSize bounds how much of the policy file is read. A policy with
-	// 100,000 origins is a few MiB.
-	MaxFileSize = 64 << 20
+	// MaxFileSize bounds how much of the policy file is read
+	// (policy.ReadFile). A policy with 100,000 origins is a few MiB.
+	MaxFileSize = policy.MaxFileSize
 )
 
 // Options configures a Watcher.
@@ -156,7 +154,7 @@ func (w *Watcher) load(trigger string, quiet bool) error {
 		return w.loadDir(trigger, now)
 	}
 
-	data, err := readFile(w.opts.Path)
+	data, err := policy.ReadFile(w.opts.Path)
 	if err != nil {
 		if quiet && w.failKey == err.Error() {
 			return err
@@ -226,22 +224,4 @@ func (w *Watcher) fail(trigger string, now time.Time, err error, issues []policy
 		w.log.Error("policy error", "issue", is.String())
 	}
 	w.log.Error(msg, "trigger", trigger, "generation", w.state.Generation, "errors", len(issues))
-}
-
-// readFile reads at most MaxFileSize bytes of path.
-func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read policy: %w", err)
-	}
-	defer f.Close()
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read policy: %w", err)
-	}
-	if n > MaxFileSize {
-		return nil, fmt.Errorf("read policy %s: larger than %d bytes", path, MaxFileSize)
-	}
-	return buf.Bytes(), nil
 }

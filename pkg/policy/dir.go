@@ -340,6 +340,24 @@ func readLimited(path string) ([]byte, error) {
 	if fi, err := f.Stat(); err == nil && fi.IsDir() {
 		return nil, errIsDir
 	}
+	return readAtMost(f, path)
+}
+
+// ReadFile reads the policy file at path, as the reloader does on every
+// change: a file larger than MaxFileSize bytes is refused, and read no
+// further.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read policy: %w", err)
+	}
+	defer f.Close()
+	return readAtMost(f, path)
+}
+
+// readAtMost reads f (opened from path) to its end, refusing it past
+// MaxFileSize bytes.
+func readAtMost(f *os.File, path string) ([]byte, error) {
 	var buf bytes.Buffer
 	n, err := io.Copy(&buf, io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
