@@ -3,9 +3,7 @@
 package reliability
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,64 +73,7 @@ func delegationItems(t *testing.T, oracles ...*check.Service) []item {
 		{"team B's origin asks for team A's PATCH", R("OPTIONS", "/api/v1/items/7", teamOrigin, checktest.Preflight("PATCH", ""))},
 		{"attacker asks for PATCH", R("OPTIONS", "/api/v1/items/7", attacker, checktest.Preflight("PATCH", ""))},
 	}...)
-	var out []item
-	for _, r := range reqs {
-		it := item{name: r.name, req: r.req}
-		for _, o := range oracles {
-			resp, err := o.Check(context.Background(), r.req)
-			if err != nil {
-				t.Fatalf("%s: oracle: %v", r.name, err)
-			}
-			checktest.AssertResponse(t, resp)
-			if b := marshal(t, resp); it.matches(b) < 0 {
-				it.want = append(it.want, b)
-			}
-		}
-		out = append(out, it)
-	}
-	return out
-}
-
-// dirConfigMap lays out a policy directory as a ConfigMap volume: each
-// file a link through ..data, swapped all at once.
-type dirConfigMap struct {
-	dir string
-	n   int
-	cur string
-}
-
-func (cm *dirConfigMap) swap(t *testing.T, files map[string]string) {
-	t.Helper()
-	cm.n++
-	version := fmt.Sprintf("..2026_12_07_20_00_00.%06d", cm.n)
-	vdir := filepath.Join(cm.dir, version)
-	if err := os.Mkdir(vdir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, data := range files {
-		writeFile(t, filepath.Join(vdir, name), data)
-	}
-	tmp := filepath.Join(cm.dir, "..data_tmp")
-	if err := os.Symlink(version, tmp); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(cm.dir, "..data")); err != nil {
-		t.Fatal(err)
-	}
-	for name := range files {
-		link := filepath.Join(cm.dir, name)
-		if _, err := os.Lstat(link); os.IsNotExist(err) {
-			if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if cm.cur != "" {
-		if err := os.RemoveAll(filepath.Join(cm.dir, cm.cur)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cm.cur = version
+	return answers(t, reqs, oracles...)
 }
 
 // TestFragmentChurnUnderLoad serves a policy directory while a mixed load
@@ -177,9 +118,9 @@ func TestFragmentChurnUnderLoad(t *testing.T) {
 			}
 		}},
 		{"configmap swap", 60, func(t *testing.T, dir string) func(map[string]string) {
-			cm := &dirConfigMap{dir: dir}
-			cm.swap(t, files(teamA1, teamB1))
-			return func(fs map[string]string) { cm.swap(t, fs) }
+			cm := &configMap{dir: dir}
+			cm.swapFiles(t, files(teamA1, teamB1))
+			return func(fs map[string]string) { cm.swapFiles(t, fs) }
 		}},
 	}
 	for _, m := range methods {

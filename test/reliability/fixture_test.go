@@ -152,8 +152,18 @@ func mixedRequests() []struct {
 // AssertResponse; an answer two oracles share is listed once.
 func items(t testing.TB, oracles ...*check.Service) []item {
 	t.Helper()
+	return answers(t, mixedRequests(), oracles...)
+}
+
+// answers pairs each request with the answers of each oracle, which pass
+// AssertResponse; an answer two oracles share is listed once.
+func answers(t testing.TB, reqs []struct {
+	name string
+	req  *authv3.CheckRequest
+}, oracles ...*check.Service) []item {
+	t.Helper()
 	var out []item
-	for _, r := range mixedRequests() {
+	for _, r := range reqs {
 		it := item{name: r.name, req: r.req}
 		for _, o := range oracles {
 			resp, err := o.Check(context.Background(), r.req)

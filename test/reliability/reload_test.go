@@ -24,8 +24,8 @@ const (
 	reloadTimeout = 15 * time.Second
 )
 
-// configMap lays a policy file out the way the kubelet's atomic writer
-// lays out a ConfigMap volume: dir/policy.yaml -> ..data/policy.yaml,
+// configMap lays policy files out the way the kubelet's atomic writer
+// lays out a ConfigMap volume: dir/NAME -> ..data/NAME for each key,
 // ..data -> ..<version>/, and swaps versions by renaming a new ..data
 // symlink over the old one, then deleting the old version directory.
 type configMap struct {
@@ -34,18 +34,24 @@ type configMap struct {
 	cur string
 }
 
+// newConfigMap lays out a ConfigMap holding data as its one key,
+// policy.yaml, and returns the path the server reads.
 func newConfigMap(t testing.TB, dir, data string) (*configMap, string) {
 	t.Helper()
 	cm := &configMap{dir: dir}
 	cm.swap(t, data)
-	path := filepath.Join(dir, "policy.yaml")
-	if err := os.Symlink(filepath.Join("..data", "policy.yaml"), path); err != nil {
-		t.Fatal(err)
-	}
-	return cm, path
+	return cm, filepath.Join(dir, "policy.yaml")
 }
 
+// swap replaces the one key policy.yaml with data.
 func (cm *configMap) swap(t testing.TB, data string) {
+	t.Helper()
+	cm.swapFiles(t, map[string]string{"policy.yaml": data})
+}
+
+// swapFiles replaces every key at once with files, linking the names new
+// to the ConfigMap.
+func (cm *configMap) swapFiles(t testing.TB, files map[string]string) {
 	t.Helper()
 	cm.n++
 	version := fmt.Sprintf("..2026_11_29_09_00_00.%06d", cm.n)
@@ -53,13 +59,23 @@ func (cm *configMap) swap(t testing.TB, data string) {
 	if err := os.Mkdir(vdir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(vdir, "policy.yaml"), data)
+	for name, data := range files {
+		writeFile(t, filepath.Join(vdir, name), data)
+	}
 	tmp := filepath.Join(cm.dir, "..data_tmp")
 	if err := os.Symlink(version, tmp); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(tmp, filepath.Join(cm.dir, "..data")); err != nil {
 		t.Fatal(err)
+	}
+	for name := range files {
+		link := filepath.Join(cm.dir, name)
+		if _, err := os.Lstat(link); os.IsNotExist(err) {
+			if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if cm.cur != "" {
 		if err := os.RemoveAll(filepath.Join(cm.dir, cm.cur)); err != nil {
