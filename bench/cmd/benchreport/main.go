@@ -22,14 +22,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/cors-authz/cors-authz/bench/fixture"
+	"github.com/cors-authz/cors-authz/bench/internal/cli"
 	"github.com/cors-authz/cors-authz/internal/servetest"
 )
 
@@ -58,12 +57,7 @@ var concurrencies = []int{1, 16, 64}
 // really sends them (1.5–3.5 KiB, both header encodings).
 var fixtures = []string{"small", "realistic"}
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { cli.Main(run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("benchreport", flag.ContinueOnError)

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,26 +14,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cors-authz/cors-authz/bench/fixture"
+	"github.com/cors-authz/cors-authz/bench/internal/cli/clitest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestProfileServe: each target answers a realistic Check on loopback as
 // it should (cors-authz: the allowed preflight's 204; no-op: OK), and the
@@ -48,35 +30,16 @@ func TestProfileServe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.target, func(t *testing.T) {
 			prof := filepath.Join(t.TempDir(), "cpu.prof")
-			ctx, cancel := context.WithCancel(context.Background())
-			var out, errOut syncBuffer
-			code := make(chan int, 1)
-			go func() {
-				code <- run(ctx, []string{"-target", tt.target, "-grpc-addr", "127.0.0.1:0", "-cpuprofile", prof, "-delay", "1ms"}, &out, &errOut)
-			}()
-			var addr string
-			for range 200 {
-				if a, ok := strings.CutPrefix(strings.TrimSpace(out.String()), "listening "); ok {
-					addr = a
-					break
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			if addr == "" {
-				cancel()
-				<-code
-				t.Fatalf("never listened: %s", errOut.String())
-			}
-			conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			r := clitest.Start(t, run, "-target", tt.target, "-grpc-addr", "127.0.0.1:0", "-cpuprofile", prof, "-delay", "1ms")
+			conn, err := grpc.NewClient(r.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 			if err != nil {
 				t.Fatal(err)
 			}
 			resp, err := authv3.NewAuthorizationClient(conn).Check(context.Background(), fixture.RealisticCheckRequest(fixture.Cases[2], 1, true))
 			conn.Close()
 			time.Sleep(20 * time.Millisecond) // past -delay: the profile runs
-			cancel()
-			if c := <-code; c != 0 {
-				t.Fatalf("exit %d: %s", c, errOut.String())
+			if c := r.Stop(); c != 0 {
+				t.Fatalf("exit %d: %s", c, r.Stderr.String())
 			}
 			if err != nil || resp.GetStatus().GetCode() != tt.want {
 				t.Fatalf("Check: %v %v, want code %d", resp, err, tt.want)
@@ -86,7 +49,7 @@ func TestProfileServe(t *testing.T) {
 			}
 		})
 	}
-	if c := run(context.Background(), []string{"-target", "nope"}, &syncBuffer{}, &syncBuffer{}); c != 2 {
+	if c := run(context.Background(), []string{"-target", "nope"}, io.Discard, io.Discard); c != 2 {
 		t.Errorf("unknown target: exit %d, want 2", c)
 	}
 }
