@@ -43,19 +43,27 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 // decode parses and validates a policy document.
 func decode(file string, data []byte) (Document, []Issue, error) {
+	return decodeFile(file, data, "empty policy: expected a mapping with version and classes", (*decoder).document)
+}
+
+// decodeFile parses data as YAML and decodes its document with document,
+// collecting every issue; an empty file is refused with empty. On any
+// error the document is the zero T.
+func decodeFile[T any](file string, data []byte, empty string, document func(*decoder, *yaml.Node) T) (T, []Issue, error) {
+	var zero T
 	d := &decoder{file: file}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return Document{}, nil, yamlError(file, err)
+		return zero, nil, yamlError(file, err)
 	}
 	if len(root.Content) == 0 {
-		return Document{}, nil, &Error{Issues: []Issue{{File: file, Line: 1, Msg: "empty policy: expected a mapping with version and classes"}}}
+		return zero, nil, &Error{Issues: []Issue{{File: file, Line: 1, Msg: empty}}}
 	}
-	doc := d.document(root.Content[0])
+	doc := document(d, root.Content[0])
 	sortIssues(d.errs)
 	sortIssues(d.warns)
 	if len(d.errs) > 0 {
-		return Document{}, d.warns, &Error{Issues: d.errs}
+		return zero, d.warns, &Error{Issues: d.errs}
 	}
 	return doc, d.warns, nil
 }
@@ -193,10 +201,7 @@ func (d *decoder) document(n *yaml.Node) Document {
 		switch key {
 		case "version":
 			versionSeen = true
-			if v.Kind != yaml.ScalarNode || v.Value != "1" {
-				d.errorf(v, "version", v.Value, "unsupported version: this build reads version 1")
-			}
-			doc.Version = 1
+			doc.Version = d.version(v)
 		case "self_origins":
 			doc.SelfOrigins, selfNodes = d.stringList(v, "self_origins")
 		case "classes":
@@ -222,25 +227,49 @@ func (d *decoder) document(n *yaml.Node) Document {
 		d.warnf(n, "classes", "", "no classes: every cross-origin request is denied")
 		return doc
 	}
-	if classesNode.Kind != yaml.SequenceNode {
-		d.errorf(classesNode, "classes", "", "expected a list of classes, found %s", kindName(classesNode))
-		return doc
-	}
-	names := map[string]int{}
-	for i, cn := range classesNode.Content {
-		path := fmt.Sprintf("classes[%d]", i)
-		c := d.class(cn, path, len(doc.SelfOrigins) > 0)
-		if c.Name != "" {
-			if prev, dup := names[c.Name]; dup {
-				d.errorf(cn, path+".name", c.Name, "duplicate class name (first defined at line %d)", prev)
-			} else {
-				names[c.Name] = cn.Line
-			}
-		}
-		doc.Classes = append(doc.Classes, c)
-	}
+	haveSelf := len(doc.SelfOrigins) > 0
+	doc.Classes = entries(d, classesNode, "classes", "classes", "name", "duplicate class name (first defined at line %d)",
+		func(cn *yaml.Node, path string) (ClassSpec, string) {
+			c := d.class(cn, path, haveSelf)
+			return c, c.Name
+		})
 	d.unreachable(classesNode, doc.Classes)
 	return doc
+}
+
+// version checks the version key of a policy or fragment: this build
+// reads version 1, which it returns.
+func (d *decoder) version(v *yaml.Node) int {
+	if v.Kind != yaml.ScalarNode || v.Value != "1" {
+		d.errorf(v, "version", v.Value, "unsupported version: this build reads version 1")
+	}
+	return 1
+}
+
+// entries decodes each entry of the list n (the top-level key) with
+// decode, which returns the entry and the name no later entry may repeat
+// ("" for none); a repeat is reported at the entry's nameKey, with dup
+// given the line of the first. n must be a list of what.
+func entries[T any](d *decoder, n *yaml.Node, key, what, nameKey, dup string, decode func(n *yaml.Node, path string) (T, string)) []T {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, key, "", "expected a list of %s, found %s", what, kindName(n))
+		return nil
+	}
+	var out []T
+	first := map[string]int{}
+	for i, en := range n.Content {
+		path := fmt.Sprintf("%s[%d]", key, i)
+		e, name := decode(en, path)
+		if name != "" {
+			if prev, repeated := first[name]; repeated {
+				d.errorf(en, path+"."+nameKey, name, dup, prev)
+			} else {
+				first[name] = en.Line
+			}
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // unreachable warns about classes that a catch-all class before them

@@ -258,6 +258,7 @@ func TestFragmentGuardrails(t *testing.T) {
 		{"class not delegated", "version: 1\nextend:\n  - class: internal\n    allow_origins: [https://a.example.net]\n", 3,
 			`"internal": class is not delegated`},
 		{"unknown class", "version: 1\nextend:\n  - class: nope\n", 3, "no such class"},
+		{"extend not a list", "version: 1\nextend:\n  class: nope\n", 3, "expected a list of class extensions, found a mapping"},
 		{"class extended twice", frag("    allow_origins: [https://a.example.net]\n  - class: partner-api\n"), 5, "extended twice"},
 		{"missing class", "version: 1\nextend:\n  - allow_origins: [https://a.example.net]\n", 3, "name the delegated class"},
 		{"match is the base's", frag("    match: {paths: [/]}\n"), 4, "cannot set match"},

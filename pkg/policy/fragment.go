@@ -80,22 +80,9 @@ var (
 )
 
 func decodeFragment(base *Policy, file string, data []byte) (FragmentDoc, []Issue, error) {
-	d := &decoder{file: file}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return FragmentDoc{}, nil, yamlError(file, err)
-	}
-	if len(root.Content) == 0 {
-		return FragmentDoc{}, nil, &Error{Issues: []Issue{{File: file, Line: 1, Msg: "empty fragment: expected a mapping with version and extend"}}}
-	}
-	fd := fragmentDecoder{decoder: d, base: base.Base()}
-	doc := fd.document(root.Content[0])
-	sortIssues(d.errs)
-	sortIssues(d.warns)
-	if len(d.errs) > 0 {
-		return FragmentDoc{}, d.warns, &Error{Issues: d.errs}
-	}
-	return doc, d.warns, nil
+	return decodeFile(file, data, "empty fragment: expected a mapping with version and extend", func(d *decoder, n *yaml.Node) FragmentDoc {
+		return (&fragmentDecoder{decoder: d, base: base.Base()}).document(n)
+	})
 }
 
 type fragmentDecoder struct {
@@ -111,10 +98,7 @@ func (d *fragmentDecoder) document(n *yaml.Node) FragmentDoc {
 		switch key {
 		case "version":
 			versionSeen = true
-			if v.Kind != yaml.ScalarNode || v.Value != "1" {
-				d.errorf(v, "version", v.Value, "unsupported version: this build reads version 1")
-			}
-			doc.Version = 1
+			doc.Version = d.version(v)
 		case "extend":
 			extendNode = v
 		}
@@ -129,23 +113,11 @@ func (d *fragmentDecoder) document(n *yaml.Node) FragmentDoc {
 		d.warnf(n, "extend", "", "the fragment extends no class: it grants nothing")
 		return doc
 	}
-	if extendNode.Kind != yaml.SequenceNode {
-		d.errorf(extendNode, "extend", "", "expected a list of class extensions, found %s", kindName(extendNode))
-		return doc
-	}
-	classes := map[string]int{}
-	for i, en := range extendNode.Content {
-		path := fmt.Sprintf("extend[%d]", i)
-		e := d.extension(en, path)
-		if e.Class != "" {
-			if prev, dup := classes[e.Class]; dup {
-				d.errorf(en, path+".class", e.Class, "class extended twice in this fragment (first at line %d); merge the entries", prev)
-			} else {
-				classes[e.Class] = en.Line
-			}
-		}
-		doc.Extend = append(doc.Extend, e)
-	}
+	doc.Extend = entries(d.decoder, extendNode, "extend", "class extensions", "class", "class extended twice in this fragment (first at line %d); merge the entries",
+		func(en *yaml.Node, path string) (Extension, string) {
+			e := d.extension(en, path)
+			return e, e.Class
+		})
 	return doc
 }
 

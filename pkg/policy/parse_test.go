@@ -74,6 +74,7 @@ func TestParseErrors(t *testing.T) {
 		{"max_age too large", class("    allow_origins: [https://a.example]\n    max_age: 25h\n"), 5, "between 0 and 86400"},
 		{"max_age not a duration", class("    allow_origins: [https://a.example]\n    max_age: soon\n"), 5, "expected a duration"},
 		{"duplicate class names", "version: 1\nclasses:\n  - name: a\n  - name: a\n", 4, "duplicate class name"},
+		{"classes not a list", "version: 1\nclasses:\n  name: a\n", 3, "expected a list of classes, found a mapping"},
 		{"grants without origins", class("    allow_methods: [PUT]\n"), 4, "no allow_origins"},
 		{"credentials without origins", class("    allow_credentials: true\n"), 4, "no allow_origins"},
 		{"unknown deny action", class("    deny_action: drop\n"), 4, "unknown deny_action"},
