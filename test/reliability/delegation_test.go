@@ -92,15 +92,7 @@ func TestFragmentChurnUnderLoad(t *testing.T) {
 	oracle1, sum1 := dirOracle(t, files(teamA1, teamB1))
 	oracle2, sum2 := dirOracle(t, files(teamA2, teamB1))
 	its := delegationItems(t, oracle1, oracle2)
-	flipping := 0
-	for _, it := range its {
-		if len(it.want) == 2 {
-			flipping++
-		}
-	}
-	if flipping < 4 {
-		t.Fatalf("only %d requests answer differently under A's two versions; the test would prove little", flipping)
-	}
+	requireFlips(t, its, "A's two versions")
 
 	methods := []struct {
 		name  string
@@ -169,14 +161,7 @@ func TestFragmentChurnUnderLoad(t *testing.T) {
 			if ko < 1 {
 				t.Errorf("reloads_total{failure} = %v: team B's refusals were not counted", ko)
 			}
-			for i, it := range its {
-				if len(it.want) != 2 {
-					continue
-				}
-				if a, b := st.matched[i][0].Load(), st.matched[i][1].Load(); a == 0 || b == 0 {
-					t.Errorf("%s: %d answers as A's first version, %d as its second; want both", it.name, a, b)
-				}
-			}
+			st.requireBoth(t, its, "A's first version", "its second")
 			if p.Log.Count("policy file refused; its last good version keeps serving") == 0 {
 				t.Errorf("no log line for team B's refusals:\n%s", p.Log)
 			}

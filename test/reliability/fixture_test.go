@@ -180,6 +180,22 @@ func answers(t testing.TB, reqs []struct {
 	return out
 }
 
+// requireFlips stops the test unless at least 4 of its are answered
+// differently by the two oracles (named between): a churn test over fewer
+// would prove little.
+func requireFlips(t testing.TB, its []item, between string) {
+	t.Helper()
+	flipping := 0
+	for _, it := range its {
+		if len(it.want) == 2 {
+			flipping++
+		}
+	}
+	if flipping < 4 {
+		t.Fatalf("only %d requests answer differently under %s; the test would prove little", flipping, between)
+	}
+}
+
 // writeFile writes data to path in place (truncate, then write).
 func writeFile(t testing.TB, path, data string) {
 	t.Helper()

@@ -90,6 +90,20 @@ func (s *loadStats) String() string {
 	return out
 }
 
+// requireBoth reports each of its with two answers (first and second)
+// for which the load did not see both.
+func (s *loadStats) requireBoth(t testing.TB, its []item, first, second string) {
+	t.Helper()
+	for i, it := range its {
+		if len(it.want) != 2 {
+			continue
+		}
+		if a, b := s.matched[i][0].Load(), s.matched[i][1].Load(); a == 0 || b == 0 {
+			t.Errorf("%s: %d answers as %s, %d as %s; want both", it.name, a, first, b, second)
+		}
+	}
+}
+
 // load is a running load.
 type load struct {
 	stats  *loadStats

@@ -94,15 +94,7 @@ func (cm *configMap) swapFiles(t testing.TB, files map[string]string) {
 func TestReloadUnderLoad(t *testing.T) {
 	oracleA, oracleB := newService(t, policyA), newService(t, policyB)
 	its := items(t, oracleA, oracleB)
-	flipping := 0
-	for _, it := range its {
-		if len(it.want) == 2 {
-			flipping++
-		}
-	}
-	if flipping < 4 {
-		t.Fatalf("only %d requests answer differently under A and B; the test would prove little", flipping)
-	}
+	requireFlips(t, its, "A and B")
 
 	methods := []struct {
 		name  string
@@ -173,15 +165,7 @@ func TestReloadUnderLoad(t *testing.T) {
 				t.Errorf("reloads_total{failure} = %v for an atomic replacement, want 0; logs:\n%s", ko, p.Log)
 			}
 			// Both policies' answers were seen for the requests that flip.
-			for i, it := range its {
-				if len(it.want) != 2 {
-					continue
-				}
-				a, b := st.matched[i][0].Load(), st.matched[i][1].Load()
-				if a == 0 || b == 0 {
-					t.Errorf("%s: %d answers as policy A, %d as policy B; want both", it.name, a, b)
-				}
-			}
+			st.requireBoth(t, its, "policy A", "policy B")
 			total.swaps += int64(m.swaps)
 			total.calls += st.calls.Load()
 			total.errs += st.rpcErrors.Load()
