@@ -3,14 +3,12 @@ package realenvoy
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cors-authz/cors-authz/e2e/envoymodel"
-	"github.com/cors-authz/cors-authz/e2e/internal/harness"
 	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 )
 
@@ -22,25 +20,13 @@ import (
 // reason, the policy's short sha256 and generation). go test -v prints
 // the lines (docs/deploy.md shows them).
 func TestAccessLogModel(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startBackends(t, ln.Addr().(*net.TCPAddr).Port)
-	cfg, err := harness.ModelConfig(s.app.URL, s.authz.GRPCAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.AccessLogFormat == "" {
-		t.Fatal("deploy/envoy.yaml configures no access log")
-	}
 	var log lineBuffer
-	cfg.AccessLog = &log
-	proxy, err := envoymodel.Serve(ln, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
+	s := startModel(t, func(cfg *envoymodel.Config) {
+		if cfg.AccessLogFormat == "" {
+			t.Fatal("deploy/envoy.yaml configures no access log")
+		}
+		cfg.AccessLog = &log
+	})
 	pol, err := s.authz.Policy()
 	if err != nil {
 		t.Fatal(err)

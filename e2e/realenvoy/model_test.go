@@ -10,6 +10,14 @@ import (
 
 // TestEnvoyModel runs the scenarios against the Envoy model.
 func TestEnvoyModel(t *testing.T) {
+	runScenarios(t, startModel(t, nil))
+}
+
+// startModel starts the backends and, in front of them, the Envoy model
+// configured from deploy/envoy.yaml, changed by configure (when not nil)
+// first. The model is closed when the test ends.
+func startModel(t *testing.T, configure func(*envoymodel.Config)) *stack {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -19,13 +27,16 @@ func TestEnvoyModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if configure != nil {
+		configure(&cfg)
+	}
 	proxy, err := envoymodel.Serve(ln, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer proxy.Close()
+	t.Cleanup(func() { proxy.Close() })
 	if proxy.URL != s.proxy {
 		t.Fatalf("proxy at %s, want %s", proxy.URL, s.proxy)
 	}
-	runScenarios(t, s)
+	return s
 }
