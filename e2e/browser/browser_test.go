@@ -113,6 +113,34 @@ func (tb *tab) consoleMatching(substr string) []string {
 	return out
 }
 
+// serveModel starts cors-authz on config (a policy file or directory) and,
+// on ln, the Envoy model in front of upstream, configured from the shipped
+// deploy/envoy.yaml and changed by configure (when not nil). Both stop
+// when the test ends.
+func serveModel(t *testing.T, ln net.Listener, upstream, config string, configure func(*envoymodel.Config)) (*servetest.Server, *envoymodel.Server) {
+	t.Helper()
+	authz := servetest.Run(t, servetest.Options{Args: []string{"--config", config}, Ready: true})
+	cfg, err := harness.ModelConfig(upstream, authz.GRPCAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	proxy, err := envoymodel.Serve(ln, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	return authz, proxy
+}
+
+// report logs what the browser observed (go test -v shows it).
+func report(t *testing.T, what string, r fetchResult) {
+	t.Helper()
+	t.Logf("observed: %s → %s", what, r)
+}
+
 // checkLog records the proxy's ext_authz calls.
 type checkLog struct {
 	mu     sync.Mutex
@@ -175,14 +203,7 @@ func TestBrowserCORS(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { proxyLn.Close() }) // if the proxy never takes it over
-	authz := servetest.Run(t, servetest.Options{Args: []string{"--config", policyPath}, Ready: true})
-
 	checks := &checkLog{}
-	cfg, err := harness.ModelConfig(app.URL, authz.GRPCAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.OnCheck = checks.add
 	// Two filters that refuse with a local reply when Authorization is
 	// missing, like jwt_authn: one after ext_authz (Istio's and Envoy
 	// Gateway's order), on /api/v1/secure; one before it, on /api/v1/early.
@@ -191,22 +212,15 @@ func TestBrowserCORS(t *testing.T) {
 			return strings.HasPrefix(path, prefix) && h.Get("authorization") == ""
 		}
 	}
-	cfg.Filters = append(cfg.Filters,
-		envoymodel.LocalReplyFilter{Name: "jwt_authn (before ext_authz)", BeforeExtAuthz: true, Status: http.StatusUnauthorized,
-			Body: "Jwt is missing", Reject: requireAuth("/api/v1/early")},
-		envoymodel.LocalReplyFilter{Name: "jwt_authn (after ext_authz)", Status: http.StatusUnauthorized,
-			Headers: map[string]string{"www-authenticate": `Bearer realm="api"`}, Body: "Jwt is missing",
-			Reject: requireAuth("/api/v1/secure")})
-	proxy, err := envoymodel.Serve(proxyLn, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-
-	report := func(t *testing.T, what string, r fetchResult) {
-		t.Helper()
-		t.Logf("observed: %s → %s", what, r)
-	}
+	authz, proxy := serveModel(t, proxyLn, app.URL, policyPath, func(cfg *envoymodel.Config) {
+		cfg.OnCheck = checks.add
+		cfg.Filters = append(cfg.Filters,
+			envoymodel.LocalReplyFilter{Name: "jwt_authn (before ext_authz)", BeforeExtAuthz: true, Status: http.StatusUnauthorized,
+				Body: "Jwt is missing", Reject: requireAuth("/api/v1/early")},
+			envoymodel.LocalReplyFilter{Name: "jwt_authn (after ext_authz)", Status: http.StatusUnauthorized,
+				Headers: map[string]string{"www-authenticate": `Bearer realm="api"`}, Body: "Jwt is missing",
+				Reject: requireAuth("/api/v1/secure")})
+	})
 
 	t.Run("same-origin dashboard works", func(t *testing.T) {
 		dash := open(t, browser, api+"/dashboard")

@@ -9,10 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cors-authz/cors-authz/e2e/envoymodel"
 	"github.com/cors-authz/cors-authz/e2e/internal/harness"
 	"github.com/cors-authz/cors-authz/internal/atomicfile"
-	"github.com/cors-authz/cors-authz/internal/servetest"
 )
 
 // delegatedBase is the harness policy's shape as a base policy whose
@@ -81,20 +79,7 @@ func TestBrowserDelegation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	authz := servetest.Run(t, servetest.Options{Args: []string{"--config", dir}, Ready: true})
-	cfg, err := harness.ModelConfig(app.URL, authz.GRPCAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := envoymodel.Serve(proxyLn, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	report := func(t *testing.T, what string, r fetchResult) {
-		t.Helper()
-		t.Logf("observed: %s → %s", what, r)
-	}
+	authz, _ := serveModel(t, proxyLn, app.URL, dir, nil)
 	put := `{method: "PUT", credentials: "include", headers: {"X-Custom": "42", "Content-Type": "application/json"}, body: "{}"}`
 
 	tabA := open(t, browser, partnerA+"/")

@@ -14,7 +14,6 @@ import (
 	"github.com/cors-authz/cors-authz/e2e/envoymodel"
 	"github.com/cors-authz/cors-authz/e2e/internal/harness"
 	"github.com/cors-authz/cors-authz/internal/atomicfile"
-	"github.com/cors-authz/cors-authz/internal/servetest"
 )
 
 // methodPolicy is a policy whose public-api class (the class deploy/envoy.yaml
@@ -63,18 +62,8 @@ func TestBrowserPatchMethodAsWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { proxyLn.Close() }) // if the proxy never takes it over
-	authz := servetest.Run(t, servetest.Options{Args: []string{"--config", policyPath}, Ready: true})
 	checks := &checkLog{}
-	cfg, err := harness.ModelConfig(app.URL, authz.GRPCAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.OnCheck = checks.add
-	proxy, err := envoymodel.Serve(proxyLn, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
+	authz, _ := serveModel(t, proxyLn, app.URL, policyPath, func(cfg *envoymodel.Config) { cfg.OnCheck = checks.add })
 	partnerTab := open(t, browser, partner+"/")
 
 	// try fetches /api/v1/data with method m from the partner's page and
