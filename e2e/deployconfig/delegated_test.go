@@ -10,8 +10,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
@@ -26,28 +24,14 @@ const delegatedDir = "deploy/k8s-delegated"
 // directory the whole ConfigMap is mounted at, the ConfigMap holds
 // policy.yaml and team fragments, and every key loads as a policy directory.
 func TestDelegatedOverlay(t *testing.T) {
-	root := repoRoot(t)
 	for _, f := range yamlFiles(t, delegatedDir) {
 		if _, err := decodeManifest(repoFile(t, f)); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	resMap, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(root, filepath.FromSlash(delegatedDir)))
-	if err != nil {
-		t.Fatalf("kustomize build %s: %v", delegatedDir, err)
-	}
 	var dep *appsv1.Deployment
 	var cms []*corev1.ConfigMap
-	for _, r := range resMap.Resources() {
-		y, err := r.AsYAML()
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := decodeManifest(y)
-		if err != nil {
-			t.Fatalf("built %s: %v", r.CurId(), err)
-		}
+	for _, m := range kustomizeBuild(t, delegatedDir) {
 		switch o := m.obj.(type) {
 		case *appsv1.Deployment:
 			dep = o

@@ -217,17 +217,7 @@ func (r rendered) byKind(kind string) []manifest {
 
 func one[T any](t *testing.T, r rendered) T {
 	t.Helper()
-	var found []T
-	for _, m := range r.all {
-		if v, ok := m.obj.(T); ok {
-			found = append(found, v)
-		}
-	}
-	if len(found) != 1 {
-		var zero T
-		t.Fatalf("want exactly one %T, rendered %d", zero, len(found))
-	}
-	return found[0]
+	return exactlyOne[T](t, "rendered", r.all, func(m manifest) any { return m.obj })
 }
 
 func renderChart(t *testing.T, v helmVariant, extra ...string) rendered {

@@ -267,15 +267,22 @@ func specsOf[T proto.Message](t *testing.T) map[string]T {
 // findSpec returns the single Istio spec of type T under deploy/k8s.
 func findSpec[T proto.Message](t *testing.T) T {
 	t.Helper()
+	return exactlyOne[T](t, "found", k8sManifests(t), func(m manifest) any { return m.spec })
+}
+
+// exactlyOne returns the one part (of each of ms) of type T, and fails the
+// test when ms do not hold exactly one; verb says how ms were got.
+func exactlyOne[T any](t *testing.T, verb string, ms []manifest, part func(manifest) any) T {
+	t.Helper()
 	var found []T
-	for _, m := range k8sManifests(t) {
-		if v, ok := m.spec.(T); ok {
+	for _, m := range ms {
+		if v, ok := part(m).(T); ok {
 			found = append(found, v)
 		}
 	}
 	if len(found) != 1 {
 		var zero T
-		t.Fatalf("want exactly one %T, found %d", zero, len(found))
+		t.Fatalf("want exactly one %T, %s %d", zero, verb, len(found))
 	}
 	return found[0]
 }
@@ -510,29 +517,40 @@ func TestPolicyFileIsTheConfigMap(t *testing.T) {
 // TestKustomizationsBuild runs kustomize's own build (the library behind
 // `kubectl apply -k`) on each kustomization and decodes its output strictly.
 func TestKustomizationsBuild(t *testing.T) {
-	root := repoRoot(t)
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	for _, dir := range kustomizationDirs(t) {
 		t.Run(dir, func(t *testing.T) {
-			resMap, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(root, filepath.FromSlash(dir)))
-			if err != nil {
-				t.Fatalf("kustomize build %s: %v", dir, err)
-			}
-			if resMap.Size() == 0 {
-				t.Fatalf("kustomize build %s produced nothing", dir)
-			}
-			for _, r := range resMap.Resources() {
-				y, err := r.AsYAML()
-				if err != nil {
-					t.Fatal(err)
-				}
-				m, err := decodeManifest(y)
-				if err != nil {
-					t.Errorf("built %s: %v", r.CurId(), err)
-					continue
-				}
+			for _, m := range kustomizeBuild(t, dir) {
 				t.Logf("built %s/%s", m.kind, m.name)
 			}
 		})
 	}
+}
+
+// kustomizeBuild runs kustomize's build on dir (a slash path from the
+// repository root) and decodes each resource it builds strictly, reporting
+// (and leaving out) any that does not decode. Building nothing fails.
+func kustomizeBuild(t *testing.T, dir string) []manifest {
+	t.Helper()
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	resMap, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(repoRoot(t), filepath.FromSlash(dir)))
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v", dir, err)
+	}
+	if resMap.Size() == 0 {
+		t.Fatalf("kustomize build %s produced nothing", dir)
+	}
+	var out []manifest
+	for _, r := range resMap.Resources() {
+		y, err := r.AsYAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := decodeManifest(y)
+		if err != nil {
+			t.Errorf("built %s: %v", r.CurId(), err)
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
 }
