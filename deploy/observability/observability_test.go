@@ -25,6 +25,7 @@ import (
 
 	"github.com/cors-authz/cors-authz/internal/admin"
 	"github.com/cors-authz/cors-authz/internal/buildinfo"
+	"github.com/cors-authz/cors-authz/internal/promtooltest"
 	"github.com/cors-authz/cors-authz/internal/reload"
 	"github.com/cors-authz/cors-authz/pkg/check"
 	"github.com/cors-authz/cors-authz/pkg/policy"
@@ -542,34 +543,11 @@ func TestRulesWithPromtool(t *testing.T) {
 	if err != nil {
 		t.Skip("promtool not installed (Debian: apt-get install prometheus); testdata/rules_test.yaml not run")
 	}
-	var doc struct {
-		Spec struct {
-			Groups []any `yaml:"groups"`
-		} `yaml:"spec"`
-	}
-	if err := yaml.Unmarshal(Rules, &doc); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	plain, err := yaml.Marshal(map[string]any{"groups": doc.Spec.Groups})
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests, err := os.ReadFile("testdata/rules_test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range map[string][]byte{"rules.yaml": plain, "rules_test.yaml": tests} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, promtool, "test", "rules", "rules_test.yaml")
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
+	if out, err := promtooltest.TestRules(t, promtool, Rules, "rules_test.yaml", tests); err != nil {
 		t.Errorf("promtool test rules: %v\n%s", err, out)
 	}
 }

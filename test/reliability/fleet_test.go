@@ -3,11 +3,8 @@
 package reliability
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -18,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cors-authz/cors-authz/deploy/observability"
+	"github.com/cors-authz/cors-authz/internal/promtooltest"
 	"github.com/cors-authz/cors-authz/internal/servetest"
 )
 
@@ -426,30 +424,11 @@ func runPromtool(t *testing.T, rule driftRule, rounds []scrapeRound, firing []bo
 		"evaluation_interval": "1m",
 		"tests":               []any{map[string]any{"interval": "1m", "input_series": in, "alert_rule_test": cases}},
 	}
-	var doc struct {
-		Spec struct {
-			Groups []any `yaml:"groups"`
-		} `yaml:"spec"`
-	}
-	if err := yaml.Unmarshal(observability.Rules, &doc); err != nil {
+	b, err := yaml.Marshal(test)
+	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	for name, v := range map[string]any{"rules.yaml": map[string]any{"groups": doc.Spec.Groups}, "fleet_test.yaml": test} {
-		b, err := yaml.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, promtool, "test", "rules", "fleet_test.yaml")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b, _ := os.ReadFile(filepath.Join(dir, "fleet_test.yaml"))
+	if out, err := promtooltest.TestRules(t, promtool, observability.Rules, "fleet_test.yaml", b); err != nil {
 		t.Errorf("promtool test rules over the scraped samples: %v\n%s\ninput:\n%s", err, out, b)
 		return
 	}
