@@ -100,6 +100,22 @@ type Summary struct {
 	Neutral int `json:"neutral"`
 }
 
+// summarize counts changes by effect.
+func summarize(changes []Change) Summary {
+	s := Summary{Changes: len(changes)}
+	for _, ch := range changes {
+		switch ch.Effect {
+		case Widens:
+			s.Widens++
+		case Narrows:
+			s.Narrows++
+		default:
+			s.Neutral++
+		}
+	}
+	return s
+}
+
 // Report is the result of a comparison. Changes are ordered: policy-wide
 // first, then class by class in the new file's order (a removed class
 // where it stood in the old file), then routing.
@@ -142,17 +158,7 @@ func Documents(old, new *policy.Document) *Report {
 	if r.Changes == nil {
 		r.Changes = []Change{}
 	}
-	for _, ch := range r.Changes {
-		r.Summary.Changes++
-		switch ch.Effect {
-		case Widens:
-			r.Summary.Widens++
-		case Narrows:
-			r.Summary.Narrows++
-		default:
-			r.Summary.Neutral++
-		}
-	}
+	r.Summary = summarize(r.Changes)
 	r.Widens = r.Summary.Widens > 0
 	return r
 }

@@ -106,17 +106,7 @@ func (r *DirReport) add(fr FileReport) {
 	if fr.Changes == nil {
 		fr.Changes = []Change{}
 	}
-	for _, ch := range fr.Changes {
-		fr.Summary.Changes++
-		switch ch.Effect {
-		case Widens:
-			fr.Summary.Widens++
-		case Narrows:
-			fr.Summary.Narrows++
-		default:
-			fr.Summary.Neutral++
-		}
-	}
+	fr.Summary = summarize(fr.Changes)
 	fr.Widens = fr.Summary.Widens > 0
 	r.Summary.Changes += fr.Summary.Changes
 	r.Summary.Widens += fr.Summary.Widens
@@ -282,30 +272,14 @@ func (r *DirReport) Text() string {
 		if len(f.Changes) == 0 {
 			b.WriteString("no changes to the normalised file\n")
 		}
-		group := "\x00"
-		for _, ch := range f.Changes {
-			g := ch.Class
-			switch {
-			case ch.Field == FieldRouting:
-				g = "routing (the first class whose match holds serves a request)"
-			case g == "":
-				g = "policy"
-			default:
-				g = "class " + g
-			}
-			if g != group {
-				group = g
-				b.WriteString(g + "\n")
-			}
-			fmt.Fprintf(&b, "  %s  %s\n", ch.Effect.Marker(), ch)
-		}
+		writeChanges(&b, f.Changes, "")
 	}
 	s := r.Summary
 	if !r.Changed() {
 		b.WriteString("\nno changes\n")
 		return b.String()
 	}
-	fmt.Fprintf(&b, "\n%d change(s): %d widen access, %d narrow it, %d neutral\n", s.Changes, s.Widens, s.Narrows, s.Neutral)
+	b.WriteString(s.line())
 	if r.Widens {
 		var files []string
 		for _, f := range r.Files {

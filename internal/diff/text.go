@@ -66,35 +66,41 @@ func (r *Report) Text() string {
 		}
 		return b.String()
 	}
-	group := "\x00"
-	for _, ch := range r.Changes {
-		g := ch.Class
-		switch {
-		case ch.Field == FieldRouting:
-			g = "\x01routing"
-		case g == "":
-			g = "\x01policy"
-		}
-		if g != group {
-			group = g
-			b.WriteByte('\n')
-			switch g {
-			case "\x01routing":
-				b.WriteString("routing (the first class whose match holds serves a request)\n")
-			case "\x01policy":
-				b.WriteString("policy\n")
-			default:
-				fmt.Fprintf(&b, "class %s\n", g)
-			}
-		}
-		fmt.Fprintf(&b, "  %s  %s\n", ch.Effect.Marker(), ch)
-	}
+	writeChanges(&b, r.Changes, "\n")
 	s := r.Summary
-	fmt.Fprintf(&b, "\n%d change(s): %d widen access, %d narrow it, %d neutral\n", s.Changes, s.Widens, s.Narrows, s.Neutral)
+	b.WriteString(s.line())
 	if r.Widens {
 		fmt.Fprintf(&b, "ACCESS WIDENS: review the %d line(s) marked %q\n", s.Widens, strings.TrimSpace(MarkWidens))
 	}
 	return b.String()
+}
+
+// writeChanges writes changes grouped under a heading per group (policy,
+// class NAME, routing), each group after sep, each change on a line with
+// its effect's marker.
+func writeChanges(b *strings.Builder, changes []Change, sep string) {
+	group := ""
+	for _, ch := range changes {
+		var g string
+		switch {
+		case ch.Field == FieldRouting:
+			g = "routing (the first class whose match holds serves a request)"
+		case ch.Class == "":
+			g = "policy"
+		default:
+			g = "class " + ch.Class
+		}
+		if g != group {
+			group = g
+			b.WriteString(sep + g + "\n")
+		}
+		fmt.Fprintf(b, "  %s  %s\n", ch.Effect.Marker(), ch)
+	}
+}
+
+// line is the summary line that ends a text report, after a blank line.
+func (s Summary) line() string {
+	return fmt.Sprintf("\n%d change(s): %d widen access, %d narrow it, %d neutral\n", s.Changes, s.Widens, s.Narrows, s.Neutral)
 }
 
 func orDefault(s, def string) string {
