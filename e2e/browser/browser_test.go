@@ -114,25 +114,12 @@ func (tb *tab) consoleMatching(substr string) []string {
 }
 
 // serveModel starts cors-authz on config (a policy file or directory) and,
-// on ln, the Envoy model in front of upstream, configured from the shipped
-// deploy/envoy.yaml and changed by configure (when not nil). Both stop
-// when the test ends.
+// on ln, the Envoy model in front of upstream (harness.ServeModel). Both
+// stop when the test ends.
 func serveModel(t *testing.T, ln net.Listener, upstream, config string, configure func(*envoymodel.Config)) (*servetest.Server, *envoymodel.Server) {
 	t.Helper()
 	authz := servetest.Run(t, servetest.Options{Args: []string{"--config", config}, Ready: true})
-	cfg, err := harness.ModelConfig(upstream, authz.GRPCAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if configure != nil {
-		configure(&cfg)
-	}
-	proxy, err := envoymodel.Serve(ln, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proxy.Close() })
-	return authz, proxy
+	return authz, harness.ServeModel(t, ln, upstream, authz.GRPCAddr, configure)
 }
 
 // report logs what the browser observed (go test -v shows it).

@@ -14,8 +14,7 @@ func TestEnvoyModel(t *testing.T) {
 }
 
 // startModel starts the backends and, in front of them, the Envoy model
-// configured from deploy/envoy.yaml, changed by configure (when not nil)
-// first. The model is closed when the test ends.
+// (harness.ServeModel).
 func startModel(t *testing.T, configure func(*envoymodel.Config)) *stack {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -23,18 +22,7 @@ func startModel(t *testing.T, configure func(*envoymodel.Config)) *stack {
 		t.Fatal(err)
 	}
 	s := startBackends(t, ln.Addr().(*net.TCPAddr).Port)
-	cfg, err := harness.ModelConfig(s.app.URL, s.authz.GRPCAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if configure != nil {
-		configure(&cfg)
-	}
-	proxy, err := envoymodel.Serve(ln, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proxy.Close() })
+	proxy := harness.ServeModel(t, ln, s.app.URL, s.authz.GRPCAddr, configure)
 	if proxy.URL != s.proxy {
 		t.Fatalf("proxy at %s, want %s", proxy.URL, s.proxy)
 	}

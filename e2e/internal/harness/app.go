@@ -8,12 +8,14 @@ package harness
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/cors-authz/cors-authz/e2e/envoymodel"
 	"github.com/cors-authz/cors-authz/internal/servetest"
@@ -139,4 +141,24 @@ func ModelConfig(upstream, authzAddr string) (envoymodel.Config, error) {
 		return envoymodel.Config{}, err
 	}
 	return envoymodel.FromBootstrapYAML(data, upstream, authzAddr)
+}
+
+// ServeModel serves the Envoy model on ln in front of upstream and the
+// cors-authz at authzAddr, configured as ModelConfig says and changed by
+// configure (when not nil). It is closed when the test ends.
+func ServeModel(t testing.TB, ln net.Listener, upstream, authzAddr string, configure func(*envoymodel.Config)) *envoymodel.Server {
+	t.Helper()
+	cfg, err := ModelConfig(upstream, authzAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	proxy, err := envoymodel.Serve(ln, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	return proxy
 }
