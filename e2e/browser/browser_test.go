@@ -113,6 +113,44 @@ func (tb *tab) consoleMatching(substr string) []string {
 	return out
 }
 
+// rig is what every browser test starts: headless Chromium, for which
+// every *.test host is this machine (ports stay distinct per origin); the
+// listener the Envoy model will serve on, listened first because the policy
+// names its port; the server of the pages of the browser's origins; and
+// the application. All stop when the test ends.
+type rig struct {
+	browser  context.Context
+	proxyLn  net.Listener
+	api      string // the proxy's origin, as browsers reach it
+	pagePort int
+	app      *harness.App
+}
+
+func startRig(t *testing.T) *rig {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel) // after the browser's cleanup: it closes gracefully
+	r := &rig{browser: harness.Chromium(t, ctx, "MAP *.test 127.0.0.1")}
+	var err error
+	r.proxyLn, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.proxyLn.Close() }) // if the proxy never takes it over
+	r.api = fmt.Sprintf("http://app.test:%d", r.proxyLn.Addr().(*net.TCPAddr).Port)
+	pages := harness.StartPages()
+	t.Cleanup(pages.Close)
+	r.pagePort = pages.Listener.Addr().(*net.TCPAddr).Port
+	r.app = harness.StartApp()
+	t.Cleanup(r.app.Close)
+	return r
+}
+
+// page is the origin of host's pages, e.g. http://partner.test:PORT.
+func (r *rig) page(host string) string {
+	return fmt.Sprintf("http://%s:%d", host, r.pagePort)
+}
+
 // serveModel starts cors-authz on config (a policy file or directory) and,
 // on ln, the Envoy model in front of upstream (harness.ServeModel). Both
 // stop when the test ends.
@@ -159,37 +197,20 @@ func (l *checkLog) find(method, path string) []envoymodel.CheckEvent {
 // application with fetch(), and each scenario is judged by what the page
 // itself observed.
 func TestBrowserCORS(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel) // after the browser's cleanup: it closes gracefully
-	// One browser for every scenario. Every *.test host is this machine;
-	// ports stay distinct per origin.
-	browser := harness.Chromium(t, ctx, "MAP *.test 127.0.0.1")
-	dir := t.TempDir()
-
-	// Listeners first: the policy names the ports.
-	proxyLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxyPort := proxyLn.Addr().(*net.TCPAddr).Port
-	pages := harness.StartPages()
-	defer pages.Close()
-	pagePort := pages.Listener.Addr().(*net.TCPAddr).Port
-	app := harness.StartApp()
-	defer app.Close()
-
+	// One browser for every scenario.
+	r := startRig(t)
+	browser, app := r.browser, r.app
 	var (
-		api     = fmt.Sprintf("http://app.test:%d", proxyPort) // the proxy, as browsers reach it
-		self    = api                                          // the dashboard's origin
-		partner = fmt.Sprintf("http://partner.test:%d", pagePort)
-		evil    = fmt.Sprintf("http://evil.test:%d", pagePort)
-		late    = fmt.Sprintf("http://late.test:%d", pagePort) // allowed only after a policy change
+		api     = r.api // the proxy, as browsers reach it
+		self    = api   // the dashboard's origin
+		partner = r.page("partner.test")
+		evil    = r.page("evil.test")
+		late    = r.page("late.test") // allowed only after a policy change
 	)
-	policyPath := filepath.Join(dir, "policy.yaml")
+	policyPath := filepath.Join(t.TempDir(), "policy.yaml")
 	if err := os.WriteFile(policyPath, harness.Policy(harness.PolicyParams{SelfOrigin: self, Partners: []string{partner}}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { proxyLn.Close() }) // if the proxy never takes it over
 	checks := &checkLog{}
 	// Two filters that refuse with a local reply when Authorization is
 	// missing, like jwt_authn: one after ext_authz (Istio's and Envoy
@@ -199,7 +220,7 @@ func TestBrowserCORS(t *testing.T) {
 			return strings.HasPrefix(path, prefix) && h.Get("authorization") == ""
 		}
 	}
-	authz, proxy := serveModel(t, proxyLn, app.URL, policyPath, func(cfg *envoymodel.Config) {
+	authz, proxy := serveModel(t, r.proxyLn, app.URL, policyPath, func(cfg *envoymodel.Config) {
 		cfg.OnCheck = checks.add
 		cfg.Filters = append(cfg.Filters,
 			envoymodel.LocalReplyFilter{Name: "jwt_authn (before ext_authz)", BeforeExtAuthz: true, Status: http.StatusUnauthorized,

@@ -1,15 +1,12 @@
 package browser
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/cors-authz/cors-authz/e2e/internal/harness"
 	"github.com/cors-authz/cors-authz/internal/atomicfile"
 )
 
@@ -49,25 +46,13 @@ func teamFragment(origins, additions string) []byte {
 // guardrails, is refused alone: B's partner stays blocked until B fixes
 // its file, and then gets the class without A's additions.
 func TestBrowserDelegation(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
-	browser := harness.Chromium(t, ctx, "MAP *.test 127.0.0.1")
-	proxyLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proxyLn.Close() })
-	proxyPort := proxyLn.Addr().(*net.TCPAddr).Port
-	pages := harness.StartPages()
-	defer pages.Close()
-	pagePort := pages.Listener.Addr().(*net.TCPAddr).Port
-	app := harness.StartApp()
-	defer app.Close()
+	r := startRig(t)
+	browser, app := r.browser, r.app
 	var (
-		api      = fmt.Sprintf("http://app.test:%d", proxyPort)
-		partnerA = fmt.Sprintf("http://a.partners.test:%d", pagePort)
-		partnerB = fmt.Sprintf("http://b.partners.test:%d", pagePort)
-		evil     = fmt.Sprintf("http://evil.test:%d", pagePort)
+		api      = r.api
+		partnerA = r.page("a.partners.test")
+		partnerB = r.page("b.partners.test")
+		evil     = r.page("evil.test")
 	)
 	dir := t.TempDir()
 	for name, data := range map[string][]byte{
@@ -79,7 +64,7 @@ func TestBrowserDelegation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	authz, _ := serveModel(t, proxyLn, app.URL, dir, nil)
+	authz, _ := serveModel(t, r.proxyLn, app.URL, dir, nil)
 	put := `{method: "PUT", credentials: "include", headers: {"X-Custom": "42", "Content-Type": "application/json"}, body: "{}"}`
 
 	tabA := open(t, browser, partnerA+"/")

@@ -1,9 +1,7 @@
 package browser
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cors-authz/cors-authz/e2e/envoymodel"
-	"github.com/cors-authz/cors-authz/e2e/internal/harness"
 	"github.com/cors-authz/cors-authz/internal/atomicfile"
 )
 
@@ -39,31 +36,18 @@ classes:
 // that lists "patch" as written; a class listing only "PATCH" refuses it
 // (and the reverse holds for "PATCH").
 func TestBrowserPatchMethodAsWritten(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
-	browser := harness.Chromium(t, ctx, "MAP *.test 127.0.0.1")
+	r := startRig(t)
+	browser, app := r.browser, r.app
 	dir := t.TempDir()
-	proxyLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pages := harness.StartPages()
-	defer pages.Close()
-	app := harness.StartApp()
-	defer app.Close()
-	var (
-		api     = fmt.Sprintf("http://app.test:%d", proxyLn.Addr().(*net.TCPAddr).Port)
-		partner = fmt.Sprintf("http://partner.test:%d", pages.Listener.Addr().(*net.TCPAddr).Port)
-	)
+	api, partner := r.api, r.page("partner.test")
 
 	// First the class lists "patch" as written (validate accepts it).
 	policyPath := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(policyPath, methodPolicy(partner, "patch"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { proxyLn.Close() }) // if the proxy never takes it over
 	checks := &checkLog{}
-	authz, _ := serveModel(t, proxyLn, app.URL, policyPath, func(cfg *envoymodel.Config) { cfg.OnCheck = checks.add })
+	authz, _ := serveModel(t, r.proxyLn, app.URL, policyPath, func(cfg *envoymodel.Config) { cfg.OnCheck = checks.add })
 	partnerTab := open(t, browser, partner+"/")
 
 	// try fetches /api/v1/data with method m from the partner's page and
