@@ -18,24 +18,32 @@ import (
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
+// oneAndDelegated parses the one file, and writes to a temporary directory
+// (dir) and loads the 500 fragments granting the same origins (merged).
+func oneAndDelegated(tb testing.TB) (one, merged *policy.Policy, dir string) {
+	tb.Helper()
+	one, _, err := policy.Parse("one.yaml", OneFileYAML())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir = tb.TempDir()
+	if err := WriteDir(dir); err != nil {
+		tb.Fatal(err)
+	}
+	merged, _, err = policy.Load(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return one, merged, dir
+}
+
 // TestDelegatedEqualsOneFile: the 500-fragment directory and the one file
 // holding the same origins decide every fixture case alike.
 func TestDelegatedEqualsOneFile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("100,000-origin policies skipped with -short")
 	}
-	one, _, err := policy.Parse("one.yaml", OneFileYAML())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := WriteDir(dir); err != nil {
-		t.Fatal(err)
-	}
-	merged, _, err := policy.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	one, merged, _ := oneAndDelegated(t)
 	if n := len(merged.Fragments()); n != Fragments {
 		t.Fatalf("%d fragments merged, want %d", n, Fragments)
 	}
@@ -54,18 +62,7 @@ func TestDelegatedEqualsOneFile(t *testing.T) {
 // rescan of the directory after one fragment changed (validate that
 // fragment alone, merge, swap).
 func BenchmarkDelegation(b *testing.B) {
-	one, _, err := policy.Parse("one.yaml", OneFileYAML())
-	if err != nil {
-		b.Fatal(err)
-	}
-	dir := b.TempDir()
-	if err := WriteDir(dir); err != nil {
-		b.Fatal(err)
-	}
-	merged, _, err := policy.Load(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
+	one, merged, dir := oneAndDelegated(b)
 	for _, c := range scaleCases() {
 		for _, p := range []struct {
 			name string
@@ -198,18 +195,7 @@ func TestMain(m *testing.M) { servetest.Exit(m.Run()) }
 // ≤ 1.1), and ns-one-file / ns-fragments the median block cost per
 // decision. Each policy's decision must allocate nothing.
 func BenchmarkDelegationRatio(b *testing.B) {
-	one, _, err := policy.Parse("one.yaml", OneFileYAML())
-	if err != nil {
-		b.Fatal(err)
-	}
-	dir := b.TempDir()
-	if err := WriteDir(dir); err != nil {
-		b.Fatal(err)
-	}
-	merged, _, err := policy.Load(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
+	one, merged, _ := oneAndDelegated(b)
 	const block = 2000
 	for _, c := range scaleCases() {
 		b.Run(c.Name, func(b *testing.B) {
