@@ -21,6 +21,26 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
+// checkCLI reports, for one run of the command, an exit code other than
+// want, and each of contains that the output (stdout then stderr) lacks
+// and each of lacks that it has.
+func checkCLI(t *testing.T, code int, out, errs string, want int, contains, lacks []string) {
+	t.Helper()
+	if code != want {
+		t.Errorf("exit %d, want %d\n%s%s", code, want, out, errs)
+	}
+	for _, c := range contains {
+		if !strings.Contains(out+errs, c) {
+			t.Errorf("output lacks %q:\n%s%s", c, out, errs)
+		}
+	}
+	for _, c := range lacks {
+		if strings.Contains(out+errs, c) {
+			t.Errorf("output has %q:\n%s%s", c, out, errs)
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		args     []string

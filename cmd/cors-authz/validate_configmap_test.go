@@ -43,14 +43,7 @@ func TestValidateConfigMapManifest(t *testing.T) {
 				name = "quoted.yaml"
 			}
 			code, out, errs := runCLI("validate", write(name, tc.body))
-			if code != tc.code {
-				t.Errorf("exit %d, want %d\n%s%s", code, tc.code, out, errs)
-			}
-			for _, c := range tc.contains {
-				if !strings.Contains(out+errs, c) {
-					t.Errorf("output lacks %q:\n%s%s", c, out, errs)
-				}
-			}
+			checkCLI(t, code, out, errs, tc.code, tc.contains, nil)
 		})
 	}
 }

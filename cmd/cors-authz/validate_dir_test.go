@@ -69,19 +69,7 @@ func TestValidateDir(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errs := runCLI(tt.args...)
-			if code != tt.code {
-				t.Errorf("exit %d, want %d\n%s%s", code, tt.code, out, errs)
-			}
-			for _, c := range tt.contains {
-				if !strings.Contains(out+errs, c) {
-					t.Errorf("output lacks %q:\n%s%s", c, out, errs)
-				}
-			}
-			for _, c := range tt.lacks {
-				if strings.Contains(out+errs, c) {
-					t.Errorf("output has %q:\n%s%s", c, out, errs)
-				}
-			}
+			checkCLI(t, code, out, errs, tt.code, tt.contains, tt.lacks)
 		})
 	}
 }
@@ -129,14 +117,7 @@ func TestDiffDir(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errs := runCLI(tt.args...)
-			if code != tt.code {
-				t.Errorf("exit %d, want %d\n%s%s", code, tt.code, out, errs)
-			}
-			for _, c := range tt.contains {
-				if !strings.Contains(out+errs, c) {
-					t.Errorf("output lacks %q:\n%s%s", c, out, errs)
-				}
-			}
+			checkCLI(t, code, out, errs, tt.code, tt.contains, nil)
 		})
 	}
 }
@@ -170,14 +151,7 @@ func TestValidateDelegatedConfigMap(t *testing.T) {
 				t.Fatal(err)
 			}
 			code, out, errs := runCLI("validate", file)
-			if code != tc.code {
-				t.Errorf("exit %d, want %d\n%s%s", code, tc.code, out, errs)
-			}
-			for _, c := range tc.contains {
-				if !strings.Contains(out+errs, c) {
-					t.Errorf("output lacks %q:\n%s%s", c, out, errs)
-				}
-			}
+			checkCLI(t, code, out, errs, tc.code, tc.contains, nil)
 		})
 	}
 }
