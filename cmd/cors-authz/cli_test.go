@@ -21,6 +21,26 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
+// cliCase is one run of the command and what it must print and exit with.
+type cliCase struct {
+	name     string
+	args     []string
+	code     int
+	contains []string // in stdout or stderr
+	lacks    []string // in neither
+}
+
+// runCLICases runs each case as a subtest.
+func runCLICases(t *testing.T, tests []cliCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := runCLI(tt.args...)
+			checkCLI(t, code, out, errs, tt.code, tt.contains, tt.lacks)
+		})
+	}
+}
+
 // checkCLI reports, for one run of the command, an exit code other than
 // want, and each of contains that the output (stdout then stderr) lacks
 // and each of lacks that it has.

@@ -46,13 +46,7 @@ func TestValidateDir(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(badBase, "policy.yaml"), []byte("version: 1\nclasses: [{name: x, bogus: 1}]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name     string
-		args     []string
-		code     int
-		contains []string
-		lacks    []string
-	}{
+	runCLICases(t, []cliCase{
 		{"one broken fragment", []string{"validate", "testdata/policydir"}, 1, []string{
 			`testdata/policydir/team-search.yaml:5:21: extend[0].allow_origins[0]: "https://search.example.net": outside guardrail delegate.origin_domains of class "partner-api" (testdata/policydir/policy.yaml:11)`,
 			`testdata/policydir/team-search.yaml:6:21: extend[0].allow_methods[0]: "PATCH": outside guardrail delegate.allow_methods`,
@@ -65,13 +59,7 @@ func TestValidateDir(t *testing.T) {
 		{"only the base", []string{"validate", onlyBase}, 0, []string{"policy.yaml: ok, 2 class(es)", ": ok, 0 fragment(s)"}, nil},
 		{"base refused", []string{"validate", badBase}, 1, []string{"policy.yaml:2:", "bogus: unknown key", "the base policy is refused, so no fragment was validated"}, []string{"team-payments.yaml: ok"}},
 		{"no policy.yaml", []string{"validate", t.TempDir()}, 1, []string{"no policy.yaml"}, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, out, errs := runCLI(tt.args...)
-			checkCLI(t, code, out, errs, tt.code, tt.contains, tt.lacks)
-		})
-	}
+	})
 }
 
 // TestExplainDir: explain reads a policy directory and says which file
@@ -98,28 +86,17 @@ func TestDiffDir(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(new, "team-search.yaml"), []byte("version: 1\nextend: [{class: partner-api, allow_origins: [https://search.example.org]}]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name     string
-		args     []string
-		code     int
-		contains []string
-	}{
+	runCLICases(t, []cliCase{
 		{"a fragment added", []string{"diff", "--exit-code", old, new}, diffExitWidens, []string{
 			"=== team-search.yaml (fragment, added): WIDENS (1 line(s))",
 			"+ WIDENS   allow_origins: added https://search.example.org",
-			"ACCESS WIDENS in team-search.yaml"}},
+			"ACCESS WIDENS in team-search.yaml"}, nil},
 		{"a fragment removed", []string{"diff", "--exit-code", new, old}, diffExitChanged, []string{
-			"=== team-search.yaml (fragment, removed)", "- narrows  allow_origins: removed https://search.example.org"}},
-		{"the same", []string{"diff", "--exit-code", old, old}, diffExitSame, []string{"no changes"}},
-		{"json", []string{"diff", "--json", old, new}, diffExitSame, []string{`"file": "team-search.yaml"`, `"status": "added"`, `"widens": true`}},
-		{"a refused fragment", []string{"diff", old, "testdata/policydir"}, diffExitError, []string{"team-search.yaml:5:21", "refused"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, out, errs := runCLI(tt.args...)
-			checkCLI(t, code, out, errs, tt.code, tt.contains, nil)
-		})
-	}
+			"=== team-search.yaml (fragment, removed)", "- narrows  allow_origins: removed https://search.example.org"}, nil},
+		{"the same", []string{"diff", "--exit-code", old, old}, diffExitSame, []string{"no changes"}, nil},
+		{"json", []string{"diff", "--json", old, new}, diffExitSame, []string{`"file": "team-search.yaml"`, `"status": "added"`, `"widens": true`}, nil},
+		{"a refused fragment", []string{"diff", old, "testdata/policydir"}, diffExitError, []string{"team-search.yaml:5:21", "refused"}, nil},
+	})
 }
 
 // TestValidateDelegatedConfigMap: a ConfigMap whose keys are a policy
