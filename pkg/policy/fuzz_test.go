@@ -10,6 +10,21 @@ import (
 	"github.com/cors-authz/cors-authz/pkg/policy"
 )
 
+// assertSaysWhere stops the test unless err, a refusal of file, is a
+// *policy.Error whose every issue names file and says what is wrong.
+func assertSaysWhere(t *testing.T, err error, file string) {
+	t.Helper()
+	var perr *policy.Error
+	if !errors.As(err, &perr) || len(perr.Issues) == 0 {
+		t.Fatalf("error %v is not a *policy.Error with issues", err)
+	}
+	for _, is := range perr.Issues {
+		if is.File != file || is.Msg == "" {
+			t.Fatalf("issue without file or message: %+v", is)
+		}
+	}
+}
+
 // FuzzParse: loading never panics; a refused file always says where; an
 // accepted file yields a policy that decides without panicking.
 func FuzzParse(f *testing.F) {
@@ -21,15 +36,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, _, err := policy.Parse("f.yaml", data)
 		if err != nil {
-			var perr *policy.Error
-			if !errors.As(err, &perr) || len(perr.Issues) == 0 {
-				t.Fatalf("error %v is not a *policy.Error with issues", err)
-			}
-			for _, is := range perr.Issues {
-				if is.File != "f.yaml" || is.Msg == "" {
-					t.Fatalf("issue without file or message: %+v", is)
-				}
-			}
+			assertSaysWhere(t, err, "f.yaml")
 			return
 		}
 		r := policy.Request{Method: "OPTIONS", Scheme: "https", Host: "a", Path: "/", Origin: "https://a.example", HasOrigin: true, ACRM: "PUT", ACRH: "x"}
@@ -83,15 +90,7 @@ func FuzzParseFragment(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fr, _, err := policy.ParseFragment(base, "f.yaml", data)
 		if err != nil {
-			var perr *policy.Error
-			if !errors.As(err, &perr) || len(perr.Issues) == 0 {
-				t.Fatalf("error %v is not a *policy.Error with issues", err)
-			}
-			for _, is := range perr.Issues {
-				if is.File != "f.yaml" || is.Msg == "" {
-					t.Fatalf("issue without file or message: %+v", is)
-				}
-			}
+			assertSaysWhere(t, err, "f.yaml")
 			return
 		}
 		p, err := base.WithFragments([]*policy.Fragment{fr})
