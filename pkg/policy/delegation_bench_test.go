@@ -93,15 +93,7 @@ func BenchmarkDecideDelegated(b *testing.B) {
 		b.Fatalf("%d fragments merged", n)
 	}
 	far := scaleOrigin(scaleFragments-1, scalePerFrag-1)
-	cases := []struct {
-		name string
-		r    policy.Request
-	}{
-		{"allowed-actual", policy.Request{Method: "GET", Scheme: "https", Host: "api.example.com", Path: "/api/users", Origin: far, HasOrigin: true}},
-		{"disallowed-actual", policy.Request{Method: "GET", Scheme: "https", Host: "api.example.com", Path: "/api/users", Origin: "https://evil.example.net", HasOrigin: true}},
-		{"allowed-preflight", policy.Request{Method: "OPTIONS", Scheme: "https", Host: "api.example.com", Path: "/api/users", Origin: partner, HasOrigin: true, ACRM: "PUT", ACRH: "authorization,content-type"}},
-		{"rejected-preflight", policy.Request{Method: "OPTIONS", Scheme: "https", Host: "api.example.com", Path: "/api/users", Origin: "https://evil.example.net", HasOrigin: true, ACRM: "PUT", ACRH: "authorization,content-type"}},
-	}
+	cases := decideCases(far)
 	for _, c := range cases {
 		for _, pol := range []struct {
 			name string
