@@ -316,6 +316,12 @@ classes:
 		{"host-only class after a path class, plain path: grant", req("GET", "/x/y", partner),
 			want{class: "api-host", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
 				"access-control-allow-origin": partner, "vary": "Origin"}}},
+		{"host-only class after a path class, '#' in the path: no grant", req("GET", "/x/y#z", partner),
+			want{class: "api-host", kind: policy.Actual, reason: "path_ambiguous", headers: map[string]string{"vary": "Origin"}}},
+		{"dot segments after '#' are resolved: the path class", req("GET", "/x/y#/../../admin/y", partner),
+			want{class: "admin", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}},
+		{"host-only class after a path class, absolute-form target: no grant", req("GET", "http://api.example.com/admin/y", partner),
+			want{class: "api-host", kind: policy.Actual, reason: "path_ambiguous", headers: map[string]string{"vary": "Origin"}}},
 		{"the path class is chosen on the normal form", req("GET", "/x/../admin/y", partner),
 			want{class: "admin", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}},
 	}
