@@ -391,6 +391,48 @@ classes:
 	}
 }
 
+// TestDecideDefaultPort: a match.hosts entry with a port names an
+// authority, and an :authority without a port is on the scheme's default
+// port (RFC 9110 §4.2.2, §4.2.3): browsers never write ":443" for https,
+// so "admin.example.com" over https must meet "admin.example.com:443" and
+// not fall through to a later external class.
+func TestDecideDefaultPort(t *testing.T) {
+	p := mustParse(t, `version: 1
+classes:
+  - name: admin
+    match: {hosts: ["admin.example.com:443", "*.admin.example.com:443", "legacy.example.com:80"]}
+  - name: partner
+    match: {hosts: ["*.example.com"]}
+    allow_origins: [https://partner.example.org]
+    allow_credentials: true
+`)
+	at := func(scheme, host string) policy.Request {
+		r := req("GET", "/secrets", partner)
+		r.Scheme, r.Host = scheme, host
+		return r
+	}
+	admin := want{class: "admin", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}
+	granted := want{class: "partner", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+		"access-control-allow-origin": partner, "access-control-allow-credentials": "true", "vary": "Origin"}}
+	tests := []decideCase{
+		{"https, port written", at("https", "admin.example.com:443"), admin},
+		{"https, no port (as browsers send it)", at("https", "admin.example.com"), admin},
+		{"https, no port, trailing dot", at("https", "admin.example.com."), admin},
+		{"https, wildcard entry, no port", at("https", "eu.admin.example.com"), admin},
+		{"http, no port: port 80, not the entry's", at("http", "admin.example.com"), granted},
+		{"https, other port", at("https", "admin.example.com:8443"), granted},
+		{"http entry, no port", at("http", "legacy.example.com"), admin},
+		{"http entry, https request", at("https", "legacy.example.com"), granted},
+		{"no scheme: no default port", at("", "admin.example.com"), granted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := p.Decide(&tt.r)
+			checkVerdict(t, &v, tt.want)
+		})
+	}
+}
+
 // TestDecideMethodsAsWritten (issue 11 item 7): Fetch upper-cases only
 // DELETE, GET, HEAD, OPTIONS, POST and PUT, so fetch(url, {method: "patch"})
 // preflights with "patch", which only an exact "patch" entry allows.
