@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/cors-authz/cors-authz/internal/checktest"
 	"github.com/cors-authz/cors-authz/internal/logtest"
 )
 
@@ -171,21 +172,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// envoyRequest is a CheckRequest shaped as Envoy builds it (headers map
-// with lower-case keys and pseudo-headers).
+// envoyRequest is the CheckRequest Envoy sends for the request
+// (checktest.Request): host api.example.com over https, extra as
+// name, value pairs of request headers.
 func envoyRequest(method, path, origin string, extra ...string) *authv3.CheckRequest {
-	h := map[string]string{":authority": "api.example.com", ":path": path, ":method": method, ":scheme": "https"}
-	if origin != "" {
-		h["origin"] = origin
-	}
+	var opts []checktest.Option
 	for i := 0; i+1 < len(extra); i += 2 {
-		h[extra[i]] = extra[i+1]
+		opts = append(opts, checktest.WithHeader(extra[i], extra[i+1]))
 	}
-	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
-		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
-			Method: method, Path: path, Host: "api.example.com", Scheme: "https", Protocol: "HTTP/2", Headers: h,
-		}},
-	}}
+	return checktest.Request(method, path, origin, opts...)
 }
 
 // checkAnswer is the part of a CheckResponse the tests compare.

@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-
 	"github.com/cors-authz/cors-authz/internal/admin"
+	"github.com/cors-authz/cors-authz/internal/checktest"
 	"github.com/cors-authz/cors-authz/internal/explain"
 	"github.com/cors-authz/cors-authz/pkg/check"
 	"github.com/cors-authz/cors-authz/pkg/policy"
@@ -341,12 +340,7 @@ func TestShadowDisagreementsInMetrics(t *testing.T) {
 	if !strings.Contains(body, series+" 0\n") {
 		t.Fatalf("/metrics lacks %s 0 before any Check", series)
 	}
-	req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
-		Http: &authv3.AttributeContext_HttpRequest{
-			Method: "GET", Scheme: "https", Host: "api.example.com", Path: "/api/x",
-			Headers: map[string]string{"origin": "https://new.example.org"},
-		},
-	}}}
+	req := checktest.Request("GET", "/api/x", "https://new.example.org")
 	if _, err := svc.Check(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}

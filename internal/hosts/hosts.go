@@ -7,7 +7,9 @@
 // An entry is a host name ("api.example.com"), a wildcard ("*." and a
 // host name: one or more labels in front of the name, never the name
 // itself) or an IP literal (IPv6 in brackets, RFC 3986 §3.2.2), each
-// optionally followed by ":port". Without a port it matches every port.
+// optionally followed by ":port". Without a port it matches every port;
+// with one, it matches an :authority with that port, or without a port
+// when it is the request scheme's default (MatchAnyPort).
 // Host names compare case-insensitively (RFC 9110 §4.2.3).
 package hosts
 
@@ -127,7 +129,20 @@ func (p *Pattern) Match(host, port string) bool {
 // MatchAny reports whether a request's :authority (port optional)
 // satisfies one of ps. It never allocates.
 func MatchAny(ps []Pattern, authority string) bool {
+	return MatchAnyPort(ps, authority, "")
+}
+
+// MatchAnyPort is MatchAny for an :authority whose missing port is
+// defaultPort, the request scheme's default port ("443" for https): a URI
+// with the default port written and one without it name the same resource
+// (RFC 9110 §4.2.2, §4.2.3), and browsers never write it, so
+// "admin.example.com" over https meets the entry "admin.example.com:443".
+// With defaultPort "", a missing port matches only entries without one.
+func MatchAnyPort(ps []Pattern, authority, defaultPort string) bool {
 	host, port := SplitHostPort(authority)
+	if port == "" {
+		port = defaultPort
+	}
 	for i := range ps {
 		if ps[i].Match(host, port) {
 			return true

@@ -105,6 +105,34 @@ func TestMatchAny(t *testing.T) {
 	}
 }
 
+// TestMatchAnyPort: an :authority without a port is on the default port
+// given (the request scheme's, RFC 9110 §4.2.2, §4.2.3); one with a port
+// is matched on that port.
+func TestMatchAnyPort(t *testing.T) {
+	ps := ParseAll([]string{"admin.example.com:443", "*.admin.example.com:443", "any.example.com"})
+	tests := []struct {
+		authority, defaultPort string
+		want                   bool
+	}{
+		{"admin.example.com:443", "443", true},
+		{"admin.example.com", "443", true},
+		{"admin.example.com.", "443", true},
+		{"x.admin.example.com", "443", true},
+		{"admin.example.com", "80", false},
+		{"admin.example.com", "", false},
+		{"admin.example.com:8443", "443", false},
+		{"admin.example.com:443", "80", true},
+		{"any.example.com", "", true},
+		{"any.example.com:1", "443", true},
+		{"other.example.com", "443", false},
+	}
+	for _, tt := range tests {
+		if got := MatchAnyPort(ps, tt.authority, tt.defaultPort); got != tt.want {
+			t.Errorf("MatchAnyPort(%q, %q) = %v, want %v", tt.authority, tt.defaultPort, got, tt.want)
+		}
+	}
+}
+
 // TestOverlapsCovers: the set relations between two entries, including
 // the entries where the diff's former copy of the host rules disagreed
 // with the matcher (a wildcard never matches its own dot-prefixed

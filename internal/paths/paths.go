@@ -13,26 +13,37 @@
 // a separator on servers that decode before routing), a '%' that starts
 // no escape, a ".." after an empty segment ("/a//../b"), and a segment that
 // is "." or ".." once its ";" parameters are dropped ("..;", a separator
-// on servers that strip path parameters). Normalise reports them as
-// ambiguous and leaves them as they are.
+// on servers that strip path parameters), a '#' (no part of a
+// request-target) and a target that is not origin-form ("http://h/admin").
+// Normalise reports them as ambiguous and leaves them as they are.
 package paths
 
 import "strings"
 
-// Normalise returns the normal form of p's path (the query and any
-// fragment dropped) and whether p is ambiguous. It does not allocate when
-// the path is already in normal form, which is nearly always.
+// Normalise returns the normal form of p's path (the query dropped) and
+// whether p is ambiguous. It does not allocate when the path is already in
+// normal form, which is nearly always.
 func Normalise(p string) (norm string, ambiguous bool) {
-	if i := strings.IndexAny(p, "?#"); i >= 0 {
+	if i := strings.IndexByte(p, '?'); i >= 0 {
 		p = p[:i]
 	}
+	// A '#' is no part of a request-target (RFC 9112 §3.2, RFC 3986
+	// §3.3): Envoy strips it before the check, but a server that keeps it
+	// as a character resolves the dot segments after it
+	// ("/api/v1/x#/../../admin" is "/admin"), so it stays in the path and
+	// makes it ambiguous. So does a target that is not origin-form (an
+	// absolute-form "http://host/admin", RFC 9112 §3.2.2, or "api/x"),
+	// which a server routes on the path inside while no path rule, all of
+	// which start with '/', can match it; "*" (OPTIONS *) and no path at
+	// all are not.
+	ambiguous = strings.IndexByte(p, '#') >= 0 || (p != "" && p != "*" && p[0] != '/')
 	if !needsWork(p) {
-		return p, false
+		return p, ambiguous
 	}
-	dec, ambiguous := decode(p)
+	dec, amb := decode(p)
+	ambiguous = ambiguous || amb
 	if !strings.HasPrefix(dec, "/") {
-		// Not origin-form (e.g. "*" or "api/x"): no path rule can match
-		// it, so only the escapes are made canonical.
+		// Not origin-form: only the escapes are made canonical.
 		return dec, ambiguous
 	}
 	norm, params := removeDotSegments(dec)

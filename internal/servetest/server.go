@@ -221,7 +221,7 @@ func (s *Server) get200(path string) (string, error) {
 	return body, err
 }
 
-// PolicyView is the part of GET /policy (docs/admin.md) tests read.
+// PolicyView is the part of GET /policy (docs/serve.md, Admin HTTP endpoints) tests read.
 type PolicyView struct {
 	Generation      uint64 `json:"generation"`
 	SHA256          string `json:"sha256"`

@@ -51,10 +51,11 @@ func (p *Policy) classFor(r *Request) (*Class, Selection, bool) {
 		return p.fallback, ByDefault, false
 	}
 	path, ambiguous := paths.Normalise(r.Path)
+	defaultPort := origin.DefaultPort(r.Scheme)
 	pathRules := false // a class tried so far has path rules
 	for _, c := range p.classes {
 		pathRules = pathRules || c.pathRules
-		if c.match.matches(r.Host, path) {
+		if c.match.matches(r.Host, defaultPort, path) {
 			return c, ByMatch, ambiguous && pathRules
 		}
 	}

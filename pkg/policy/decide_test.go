@@ -316,6 +316,12 @@ classes:
 		{"host-only class after a path class, plain path: grant", req("GET", "/x/y", partner),
 			want{class: "api-host", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
 				"access-control-allow-origin": partner, "vary": "Origin"}}},
+		{"host-only class after a path class, '#' in the path: no grant", req("GET", "/x/y#z", partner),
+			want{class: "api-host", kind: policy.Actual, reason: "path_ambiguous", headers: map[string]string{"vary": "Origin"}}},
+		{"dot segments after '#' are resolved: the path class", req("GET", "/x/y#/../../admin/y", partner),
+			want{class: "admin", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}},
+		{"host-only class after a path class, absolute-form target: no grant", req("GET", "http://api.example.com/admin/y", partner),
+			want{class: "api-host", kind: policy.Actual, reason: "path_ambiguous", headers: map[string]string{"vary": "Origin"}}},
 		{"the path class is chosen on the normal form", req("GET", "/x/../admin/y", partner),
 			want{class: "admin", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}},
 	}
@@ -376,6 +382,48 @@ classes:
 		{"self origin of the host, no trailing dot", at("other.example.com:8443", "/self/x", "https://evil.example.net"), selfACAO("https://other.example.com:8443")},
 		{"self origin, trailing dot and default port", at("app.example.com.:443", "/self/x", "https://evil.example.net"), selfACAO("https://app.example.com")},
 		{"self origin of an unknown host: the first", at("nowhere.example.com.", "/self/x", "https://evil.example.net"), selfACAO("https://app.example.com")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := p.Decide(&tt.r)
+			checkVerdict(t, &v, tt.want)
+		})
+	}
+}
+
+// TestDecideDefaultPort: a match.hosts entry with a port names an
+// authority, and an :authority without a port is on the scheme's default
+// port (RFC 9110 §4.2.2, §4.2.3): browsers never write ":443" for https,
+// so "admin.example.com" over https must meet "admin.example.com:443" and
+// not fall through to a later external class.
+func TestDecideDefaultPort(t *testing.T) {
+	p := mustParse(t, `version: 1
+classes:
+  - name: admin
+    match: {hosts: ["admin.example.com:443", "*.admin.example.com:443", "legacy.example.com:80"]}
+  - name: partner
+    match: {hosts: ["*.example.com"]}
+    allow_origins: [https://partner.example.org]
+    allow_credentials: true
+`)
+	at := func(scheme, host string) policy.Request {
+		r := req("GET", "/secrets", partner)
+		r.Scheme, r.Host = scheme, host
+		return r
+	}
+	admin := want{class: "admin", kind: policy.Actual, reason: "cross_origin_to_internal", headers: map[string]string{}}
+	granted := want{class: "partner", kind: policy.Actual, allowed: true, reason: "origin_allowed", headers: map[string]string{
+		"access-control-allow-origin": partner, "access-control-allow-credentials": "true", "vary": "Origin"}}
+	tests := []decideCase{
+		{"https, port written", at("https", "admin.example.com:443"), admin},
+		{"https, no port (as browsers send it)", at("https", "admin.example.com"), admin},
+		{"https, no port, trailing dot", at("https", "admin.example.com."), admin},
+		{"https, wildcard entry, no port", at("https", "eu.admin.example.com"), admin},
+		{"http, no port: port 80, not the entry's", at("http", "admin.example.com"), granted},
+		{"https, other port", at("https", "admin.example.com:8443"), granted},
+		{"http entry, no port", at("http", "legacy.example.com"), admin},
+		{"http entry, https request", at("https", "legacy.example.com"), granted},
+		{"no scheme: no default port", at("", "admin.example.com"), granted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

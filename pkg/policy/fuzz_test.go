@@ -135,7 +135,8 @@ func FuzzDisagreementKindText(f *testing.F) {
 // path is either the normal form's or a refusal.
 func FuzzPathGrant(f *testing.F) {
 	for _, s := range []string{"/api/v1/x", "/api/v1/../admin", "/api/v1/%2e%2e/admin", "/api/v1/..%2Fadmin", `/api/v1/..\admin`,
-		"/api/v1/./x", "//api/v1/x", "/admin/../api/v1/x", "/open/%2e%2e;/x", "/self/../open/x", "/%61pi/v1/x?q=/../"} {
+		"/api/v1/./x", "//api/v1/x", "/admin/../api/v1/x", "/open/%2e%2e;/x", "/self/../open/x", "/%61pi/v1/x?q=/../",
+		"/api/v1/x#/../../admin", "https://api.example.com/admin/x"} {
 		f.Add(s, "GET", "")
 		f.Add(s, "OPTIONS", "PUT")
 	}

@@ -29,14 +29,15 @@ func compileMatch(m MatchSpec) matcher {
 }
 
 // matches reports whether the request's host (":authority", port
-// optional) and path (query ignored) satisfy every rule given. A matcher
-// with no rules at all matches nothing: validation refuses such a class,
-// and omission must never widen (SEC-13, default deny).
-func (m *matcher) matches(authority, path string) bool {
+// optional, defaultPort when it has none: the scheme's) and path (query
+// ignored) satisfy every rule given. A matcher with no rules at all
+// matches nothing: validation refuses such a class, and omission must
+// never widen (SEC-13, default deny).
+func (m *matcher) matches(authority, defaultPort, path string) bool {
 	if len(m.hosts) == 0 && len(m.prefixes) == 0 && m.paths == nil {
 		return false
 	}
-	if len(m.hosts) > 0 && !hosts.MatchAny(m.hosts, authority) {
+	if len(m.hosts) > 0 && !hosts.MatchAnyPort(m.hosts, authority, defaultPort) {
 		return false
 	}
 	if len(m.prefixes) == 0 && m.paths == nil {
