@@ -1,18 +1,17 @@
 package envoymodel
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/cors-authz/cors-authz/internal/logtest"
 )
 
 func TestParseLogFormat(t *testing.T) {
@@ -115,7 +114,7 @@ func TestAccessLog(t *testing.T) {
 	}
 	authz := startFakeAuthz(t, answer)
 	up := startUpstream(t, nil)
-	var buf syncBuffer
+	var buf logtest.Lines // the access log
 	format := `%REQ(:METHOD)% %REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% class=%DYNAMIC_METADATA(envoy.filters.http.ext_authz:cors_authz:class)%` + "\n"
 	p := startProxy(t, Config{AccessLogFormat: format, AccessLog: &buf}, up, authz.addr)
 	dead := startProxy(t, Config{AccessLogFormat: format, AccessLog: &buf, Routes: testRoutes}, up, deadAddr(t))
@@ -133,54 +132,16 @@ func TestAccessLog(t *testing.T) {
 	for _, tt := range tests {
 		buf.Reset()
 		do(t, tt.method, tt.url, nil)
-		if got := buf.line(t); got != tt.want+"\n" {
+		if got := buf.WaitLine(t); got != tt.want+"\n" {
 			t.Errorf("%s %s: logged %q, want %q", tt.method, tt.url, got, tt.want+"\n")
 		}
 	}
 	noRoute := startProxy(t, Config{AccessLogFormat: format, AccessLog: &buf, Routes: []Route{{Prefix: "/only"}}}, up, authz.addr)
 	buf.Reset()
 	do(t, "GET", noRoute.URL+"/elsewhere", nil)
-	if got, want := buf.line(t), "GET /elsewhere 404 NR route_not_found class=-\n"; got != want {
+	if got, want := buf.WaitLine(t), "GET /elsewhere 404 NR route_not_found class=-\n"; got != want {
 		t.Errorf("no route: logged %q, want %q", got, want)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the proxy's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// line waits (bounded) for a complete line: the proxy logs after the
-// response has gone out.
-func (s *syncBuffer) line(t *testing.T) string {
-	t.Helper()
-	for range 500 {
-		if str := s.String(); strings.HasSuffix(str, "\n") {
-			return str
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatalf("no access log line; have %q", s.String())
-	return ""
-}
-
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.Reset()
 }
 
 // FuzzParseLogFormat: any format is parsed or refused with an error, never

@@ -1,14 +1,12 @@
 package realenvoy
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/cors-authz/cors-authz/e2e/envoymodel"
+	"github.com/cors-authz/cors-authz/internal/logtest"
 	"github.com/cors-authz/cors-authz/pkg/envoyauth"
 )
 
@@ -20,7 +18,7 @@ import (
 // reason, the policy's short sha256 and generation). go test -v prints
 // the lines (docs/deploy.md shows them).
 func TestAccessLogModel(t *testing.T) {
-	var log lineBuffer
+	var log logtest.Lines // the access log
 	s := startModel(t, func(cfg *envoymodel.Config) {
 		if cfg.AccessLogFormat == "" {
 			t.Fatal("deploy/envoy.yaml configures no access log")
@@ -55,9 +53,9 @@ func TestAccessLogModel(t *testing.T) {
 				"cors_class=public-api cors_kind=not_cors cors_reason=not_cors", policy}},
 	}
 	for _, tt := range tests {
-		log.reset()
+		log.Reset()
 		s.send(t, tt.method, tt.path, tt.origin, tt.hdr)
-		line := log.line(t)
+		line := log.WaitLine(t)
 		t.Logf("%s: %s", tt.name, strings.TrimSuffix(line, "\n"))
 		for _, w := range tt.want {
 			if !strings.Contains(line, w) {
@@ -65,39 +63,4 @@ func TestAccessLogModel(t *testing.T) {
 			}
 		}
 	}
-}
-
-// lineBuffer collects access log lines.
-type lineBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lineBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lineBuffer) reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.Reset()
-}
-
-// line waits (bounded) for one complete line: the proxy logs once the
-// response is out.
-func (l *lineBuffer) line(t *testing.T) string {
-	t.Helper()
-	for range 500 {
-		l.mu.Lock()
-		s := l.b.String()
-		l.mu.Unlock()
-		if strings.HasSuffix(s, "\n") {
-			return s
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatal("no access log line")
-	return ""
 }

@@ -10,13 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cors-authz/cors-authz/e2e/internal/harness"
+	"github.com/cors-authz/cors-authz/internal/logtest"
 	"github.com/cors-authz/cors-authz/internal/servetest"
 )
 
@@ -52,24 +51,6 @@ func port(t *testing.T, hostport string) int {
 	return n
 }
 
-// lockedBuffer collects a process's output for failure messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestRealEnvoy runs the scenarios against a real Envoy using the shipped
 // deploy/envoy.yaml, when Envoy is installed.
 func TestRealEnvoy(t *testing.T) {
@@ -97,7 +78,7 @@ func TestRealEnvoy(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var out lockedBuffer
+	var out logtest.Lines // Envoy's output, its access log included
 	cmd := exec.Command(envoy, "-c", cfgPath, "--concurrency", "1", "--log-level", "warn",
 		"--use-dynamic-base-id", "--disable-hot-restart")
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -139,7 +120,7 @@ func TestRealEnvoy(t *testing.T) {
 	// deploy/envoy.yaml's access log (to stdout) names cors-authz's
 	// decisions: the dynamic metadata reached Envoy.
 	for _, w := range []string{"cors_class=public-api cors_kind=preflight cors_reason=preflight_allowed", "cors_reason=origin_not_allowed", "cors_class=internal"} {
-		if !strings.Contains(out.String(), w) {
+		if !out.Contains(w) {
 			t.Errorf("envoy's access log lacks %q", w)
 		}
 	}

@@ -6,7 +6,10 @@ package logtest
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"sync"
+	"testing"
+	"time"
 )
 
 // Lines is an io.Writer that keeps the raw text and every JSON record
@@ -57,6 +60,31 @@ func (l *Lines) Contains(substr string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return bytes.Contains(l.raw.Bytes(), []byte(substr))
+}
+
+// Reset forgets everything written so far.
+func (l *Lines) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.raw.Reset()
+	l.partial = nil
+	l.records = nil
+}
+
+// WaitLine waits (at most 1 s) until the text written since the last
+// Reset ends with a complete line, and returns that text; without one the
+// test fails. It is for lines written after a response has gone out, such
+// as a proxy's access log.
+func (l *Lines) WaitLine(t testing.TB) string {
+	t.Helper()
+	for range 500 {
+		if s := l.String(); strings.HasSuffix(s, "\n") {
+			return s
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("no complete line written; have %q", l.String())
+	return ""
 }
 
 // Find returns the last record whose message is msg.

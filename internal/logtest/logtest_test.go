@@ -45,3 +45,24 @@ func TestLines(t *testing.T) {
 		t.Error("Contains does not search the whole text")
 	}
 }
+
+// TestResetAndWaitLine: Reset forgets text and records; WaitLine returns
+// once a line is complete, including one completed by a later write.
+func TestResetAndWaitLine(t *testing.T) {
+	var l Lines
+	fmt.Fprint(&l, `{"msg":"a"}`+"\n")
+	l.Reset()
+	if l.String() != "" || l.Count("a") != 0 {
+		t.Fatalf("after Reset: %q, %d records", l.String(), l.Count("a"))
+	}
+	fmt.Fprint(&l, "GET /x 200")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fmt.Fprint(&l, " -\n")
+	}()
+	if got := l.WaitLine(t); got != "GET /x 200 -\n" {
+		t.Errorf("WaitLine = %q", got)
+	}
+	<-done
+}
