@@ -1,6 +1,7 @@
 // Package logtest collects a cors-authz process's JSON log lines (slog's
 // JSON handler: one record a line) for tests that wait for, or assert on,
-// logged events such as "grpc listening".
+// logged events such as "grpc listening"; it also serves any process or
+// proxy whose output a test reads line by line, such as an access log.
 package logtest
 
 import (
