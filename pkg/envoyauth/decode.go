@@ -83,7 +83,7 @@ var (
 // b is not retained. It fails exactly when proto.Unmarshal(b, &req) does.
 func (d *Decoded) Unmarshal(b []byte) error {
 	d.full, d.used, d.ok, d.view = nil, 0, false, policy.Request{}
-	var w wireFields
+	w := wireFields{scan: len(b)}
 	if err := w.message(b, tblCheckRequest, protowire.DefaultRecursionLimit); err != nil {
 		return err
 	}
@@ -142,6 +142,23 @@ type wireFields struct {
 	method, scheme, host, path string
 	class                      string
 	mapped, raw                fields
+
+	// scan is how many more bytes asciiSpan may read: at most the
+	// input's length in all, so that nesting cannot make it quadratic.
+	scan int
+}
+
+// asciiSpan reports whether the message b, off the view's path, is all
+// ASCII, when the scan budget allows reading it. Every byte of such a
+// message is below 0x80, so every string in it, at any depth, is valid
+// UTF-8 and the walk checks only its structure: one pass over the bytes
+// instead of a check per string.
+func (w *wireFields) asciiSpan(b []byte) bool {
+	if len(b) > w.scan {
+		return false
+	}
+	w.scan -= len(b)
+	return isASCII(b)
 }
 
 // The messages of a CheckRequest, as tables for the walk: for each field
@@ -288,10 +305,12 @@ const (
 // message walks one message's fields. depth is the recursion budget as
 // proto.Unmarshal counts it (every message and every map field takes one).
 func (w *wireFields) message(b []byte, t *msgTable, depth int) error {
-	return w.walk(b, t, depth, ctxCheckRequest)
+	return w.walk(b, t, depth, ctxCheckRequest, false)
 }
 
-func (w *wireFields) walk(b []byte, t *msgTable, depth int, c ctx) error {
+// walk reads the fields of message b (table t, at path position c). ascii
+// says b is known to be all ASCII: its strings need no UTF-8 check.
+func (w *wireFields) walk(b []byte, t *msgTable, depth int, c ctx, ascii bool) error {
 	if depth--; depth < 0 {
 		return errDepth
 	}
@@ -331,7 +350,7 @@ func (w *wireFields) walk(b []byte, t *msgTable, depth int, c ctx) error {
 		b = b[n:]
 		switch fi.kind {
 		case kindString:
-			if !validUTF8(v) {
+			if !ascii && !validUTF8(v) {
 				return errInvalidUTF8
 			}
 			switch {
@@ -365,14 +384,14 @@ func (w *wireFields) walk(b []byte, t *msgTable, depth int, c ctx) error {
 				}
 				continue
 			}
-			if err := w.walk(v, fi.sub, depth, sub); err != nil {
+			if err := w.walk(v, fi.sub, depth, sub, sub == ctxOff && (ascii || w.asciiSpan(v))); err != nil {
 				return err
 			}
 		case kindMapString, kindMapMessage:
 			if depth-1 < 0 {
 				return errDepth
 			}
-			if err := w.mapEntry(v, fi, c, depth-1); err != nil {
+			if err := w.mapEntry(v, fi, c, depth-1, ascii); err != nil {
 				return err
 			}
 		}
@@ -441,14 +460,14 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 
 // mapEntry walks one map entry (key 1, value 2; missing ones are empty;
 // last one wins) and records the entries the view reads. depth is the
-// budget left after the map field took its own.
-func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int) error {
+// budget left after the map field took its own; ascii says b is all ASCII.
+func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int, ascii bool) error {
 	var key, val []byte
 	if fi.kind == kindMapString {
 		if k, v, ok := shortEntry(b); ok {
 			// Every byte that is not key or value is below 0x80, so
 			// the entry is valid UTF-8 exactly when both are.
-			if !validUTF8(b) {
+			if !ascii && !validUTF8(b) {
 				return errInvalidUTF8
 			}
 			key, val, b = k, v, nil
@@ -466,7 +485,7 @@ func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int) error {
 				return errDecode
 			}
 			b = b[n:]
-			if num == 1 || fi.kind == kindMapString {
+			if !ascii && (num == 1 || fi.kind == kindMapString) {
 				if !validUTF8(v) {
 					return errInvalidUTF8
 				}
@@ -476,7 +495,7 @@ func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int) error {
 				continue
 			}
 			if fi.kind == kindMapMessage {
-				if err := w.walk(v, fi.sub, depth, ctxOff); err != nil {
+				if err := w.walk(v, fi.sub, depth, ctxOff, ascii || w.asciiSpan(v)); err != nil {
 					return err
 				}
 				continue
@@ -507,8 +526,8 @@ func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int) error {
 // mapSlot returns the slot of a headers-map key (exact: Envoy lower-cases
 // the map's keys), or -1.
 func mapSlot(key []byte) int {
-	i := slotOf(string(key)) // no allocation: the conversion does not escape
-	if i >= 0 && string(key) != slotNames[i] {
+	i := slotOf(alias(key))
+	if i >= 0 && alias(key) != slotNames[i] {
 		return -1 // another case than Envoy's lower case
 	}
 	return i
@@ -529,16 +548,38 @@ func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
 //go:noinline
 func consumeTagSlow(b []byte) (protowire.Number, protowire.Type, int) { return protowire.ConsumeTag(b) }
 
-// validUTF8 is utf8.Valid with a wider ASCII fast path: header values are
-// long runs of ASCII.
+// validUTF8 is utf8.Valid with an ASCII fast path small enough to inline
+// at each call site: nearly every string of a CheckRequest is ASCII, and
+// most are short (header names, tokens), so the call into utf8.Valid
+// would cost more than the check itself.
 func validUTF8(b []byte) bool {
-	for len(b) >= 16 {
-		if (binary.LittleEndian.Uint64(b)|binary.LittleEndian.Uint64(b[8:]))&0x8080808080808080 != 0 {
-			break
+	return isASCII(b) || utf8.Valid(b)
+}
+
+// ascii8 has the high bit of each byte of a word: a word holds only ASCII
+// bytes when it has none of them.
+const ascii8 = 0x8080808080808080
+
+// isASCII reports whether every byte of b is below 0x80. It reads b in
+// little-endian words, the last one (or the two halves of a short b)
+// overlapping the previous, so that no byte needs a loop of its own.
+func isASCII(b []byte) bool {
+	n := len(b)
+	switch {
+	case n >= 8:
+		var or uint64
+		for i := 0; i < n-8; i += 8 {
+			or |= binary.LittleEndian.Uint64(b[i:])
 		}
-		b = b[16:]
+		return (or|binary.LittleEndian.Uint64(b[n-8:]))&ascii8 == 0
+	case n >= 4:
+		return (binary.LittleEndian.Uint32(b)|binary.LittleEndian.Uint32(b[n-4:]))&0x80808080 == 0
+	case n >= 2:
+		return (binary.LittleEndian.Uint16(b)|binary.LittleEndian.Uint16(b[n-2:]))&0x8080 == 0
+	case n == 1:
+		return b[0] < 0x80
 	}
-	return utf8.Valid(b)
+	return true
 }
 
 // consumeBytes is protowire.ConsumeBytes with one-byte lengths small
