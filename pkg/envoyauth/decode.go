@@ -314,87 +314,203 @@ func (w *wireFields) walk(b []byte, t *msgTable, depth int, c ctx, ascii bool) e
 	if depth--; depth < 0 {
 		return errDepth
 	}
+	if c == ctxHTTP {
+		return w.httpRequest(b, t, depth)
+	}
+	var err error
 	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
-		if n < 0 || num > protowire.MaxValidNumber {
-			return errDecode
+		if b, err = w.field(b, t, depth, c, ascii); err != nil {
+			return err
 		}
-		b = b[n:]
-		if typ == protowire.EndGroupType {
-			return errDecode // no group is open in a proto3 message
-		}
-		fi := &noField
-		if int(num) < len(t.fields) {
-			fi = &t.fields[num]
-		}
-		if fi.kind == kindUnknown || fi.kind == kindScalar || typ != protowire.BytesType {
-			if fi.kind == kindMapString || fi.kind == kindMapMessage {
-				// proto.Unmarshal counts a map field before its wire type.
-				if depth-1 < 0 {
-					return errDepth
-				}
+	}
+	return nil
+}
+
+// field reads the field at the start of b, of a message of table t at path
+// position c whose own depth is already counted, and returns the bytes
+// after it.
+func (w *wireFields) field(b []byte, t *msgTable, depth int, c ctx, ascii bool) ([]byte, error) {
+	num, typ, n := consumeTag(b)
+	if n < 0 || num > protowire.MaxValidNumber {
+		return nil, errDecode
+	}
+	b = b[n:]
+	if typ == protowire.EndGroupType {
+		return nil, errDecode // no group is open in a proto3 message
+	}
+	fi := &noField
+	if int(num) < len(t.fields) {
+		fi = &t.fields[num]
+	}
+	if fi.kind == kindUnknown || fi.kind == kindScalar || typ != protowire.BytesType {
+		if fi.kind == kindMapString || fi.kind == kindMapMessage {
+			// proto.Unmarshal counts a map field before its wire type.
+			if depth-1 < 0 {
+				return nil, errDepth
 			}
-			// Unknown fields, scalars, and fields of the wrong wire type
-			// (kept as unknown fields): structure only.
-			n = protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return errDecode
-			}
-			b = b[n:]
-			continue
 		}
-		v, n := consumeBytes(b)
+		// Unknown fields, scalars, and fields of the wrong wire type
+		// (kept as unknown fields): structure only.
+		n = protowire.ConsumeFieldValue(num, typ, b)
 		if n < 0 {
-			return errDecode
+			return nil, errDecode
 		}
-		b = b[n:]
-		switch fi.kind {
-		case kindString:
-			if !ascii && !validUTF8(v) {
-				return errInvalidUTF8
-			}
-			switch {
-			case c == ctxHTTP && fi.hook == hookMethod:
-				w.method = alias(v)
-			case c == ctxHTTP && fi.hook == hookPath:
-				w.path = alias(v)
-			case c == ctxHTTP && fi.hook == hookHost:
-				w.host = alias(v)
-			case c == ctxHTTP && fi.hook == hookScheme:
-				w.scheme = alias(v)
-			}
-		case kindMessage:
-			sub := ctxOff
-			switch {
-			case c == ctxCheckRequest && fi.hook == hookAttributes:
-				sub = ctxAttributes
-			case c == ctxAttributes && fi.hook == hookRequest:
-				sub = ctxRequest
-			case c == ctxRequest && fi.hook == hookHTTP:
-				sub = ctxHTTP
-				w.hasHTTP = true
-			case c == ctxHTTP && fi.hook == hookHeaderMap:
-				sub = ctxHeaderMap
-			case c == ctxHeaderMap && fi.hook == hookHeaderMapLine:
-				sub = ctxHeaderValue
-			}
-			if sub == ctxHeaderValue {
-				if err := w.headerValue(v, fi.sub, depth); err != nil {
+		return b[n:], nil
+	}
+	v, n := consumeBytes(b)
+	if n < 0 {
+		return nil, errDecode
+	}
+	b = b[n:]
+	switch fi.kind {
+	case kindString:
+		if !ascii && !(isASCII(v) || utf8.Valid(v)) {
+			return nil, errInvalidUTF8
+		}
+		switch {
+		case c == ctxHTTP && fi.hook == hookMethod:
+			w.method = alias(v)
+		case c == ctxHTTP && fi.hook == hookPath:
+			w.path = alias(v)
+		case c == ctxHTTP && fi.hook == hookHost:
+			w.host = alias(v)
+		case c == ctxHTTP && fi.hook == hookScheme:
+			w.scheme = alias(v)
+		}
+	case kindMessage:
+		sub := ctxOff
+		switch {
+		case c == ctxCheckRequest && fi.hook == hookAttributes:
+			sub = ctxAttributes
+		case c == ctxAttributes && fi.hook == hookRequest:
+			sub = ctxRequest
+		case c == ctxRequest && fi.hook == hookHTTP:
+			sub = ctxHTTP
+			w.hasHTTP = true
+		case c == ctxHTTP && fi.hook == hookHeaderMap:
+			sub = ctxHeaderMap
+		case c == ctxHeaderMap && fi.hook == hookHeaderMapLine:
+			sub = ctxHeaderValue
+		}
+		var err error
+		switch {
+		case sub == ctxHeaderValue:
+			err = w.headerValue(v, fi.sub, depth)
+		case sub == ctxHeaderMap:
+			err = w.headerMap(v, fi.sub, depth)
+		default:
+			err = w.walk(v, fi.sub, depth, sub, sub == ctxOff && (ascii || w.asciiSpan(v)))
+		}
+		if err != nil {
+			return nil, err
+		}
+	case kindMapString, kindMapMessage:
+		if depth-1 < 0 {
+			return nil, errDepth
+		}
+		if err := w.mapEntry(v, fi, c, depth-1, ascii); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// Tags of the fields httpRequest and headerMap read in place: the
+// HttpRequest headers map (field 3) and header_map (field 13), and
+// HeaderMap's lines (field 1), each length-delimited. newTables checks
+// these numbers against the descriptors.
+const (
+	tagHeaders       = 3<<3 | byte(protowire.BytesType)
+	tagHeaderMap     = 13<<3 | byte(protowire.BytesType)
+	tagHeaderMapLine = 1<<3 | byte(protowire.BytesType)
+)
+
+// httpRequest walks attributes.request.http (table t, its depth counted),
+// which holds nearly all of a request's bytes: one field per header. A
+// header field with a one-byte tag and a length of one or two bytes (what
+// every encoder writes for headers under 16 KiB) is decoded inline and
+// read by headersEntry or headerMap; any other field, or any other
+// encoding of these, goes through field.
+func (w *wireFields) httpRequest(b []byte, t *msgTable, depth int) error {
+	var err error
+	for len(b) > 0 {
+		if tg := b[0]; tg == tagHeaders || tg == tagHeaderMap {
+			if n, l := len2(b[1:]); l > 0 {
+				if n > len(b)-1-l {
+					return errDecode // the length runs past the message
+				}
+				v := b[1+l : 1+l+n]
+				b = b[1+l+n:]
+				if tg == tagHeaders {
+					err = w.headersEntry(v, &t.fields[3], depth)
+				} else {
+					err = w.headerMap(v, t.fields[13].sub, depth)
+				}
+				if err != nil {
 					return err
 				}
 				continue
 			}
-			if err := w.walk(v, fi.sub, depth, sub, sub == ctxOff && (ascii || w.asciiSpan(v))); err != nil {
-				return err
-			}
-		case kindMapString, kindMapMessage:
-			if depth-1 < 0 {
-				return errDepth
-			}
-			if err := w.mapEntry(v, fi, c, depth-1, ascii); err != nil {
-				return err
+		}
+		if b, err = w.field(b, t, depth, ctxHTTP, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// headerMap walks one header_map message (table t; depth is its parent's
+// budget), reading its lines as httpRequest reads headers.
+func (w *wireFields) headerMap(b []byte, t *msgTable, depth int) error {
+	if depth--; depth < 0 {
+		return errDepth
+	}
+	var err error
+	for len(b) > 0 {
+		if b[0] == tagHeaderMapLine {
+			if n, l := len2(b[1:]); l > 0 {
+				if n > len(b)-1-l {
+					return errDecode
+				}
+				v := b[1+l : 1+l+n]
+				b = b[1+l+n:]
+				if err = w.headerValue(v, t.fields[1].sub, depth); err != nil {
+					return err
+				}
+				continue
 			}
 		}
+		if b, err = w.field(b, t, depth, ctxHeaderMap, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// headersEntry reads one entry of the HttpRequest headers map (field fi;
+// depth is the HttpRequest's budget). The usual entry, key then value with
+// one-byte tags and short lengths, is read in place; any other shape goes
+// through mapEntry.
+func (w *wireFields) headersEntry(e []byte, fi *fieldInfo, depth int) error {
+	key, val, whole, ok := stringEntry(e)
+	if !ok {
+		if depth-1 < 0 {
+			return errDepth // the map field's own level, as in field
+		}
+		return w.mapEntry(e, fi, ctxHTTP, depth-1, false)
+	}
+	if whole {
+		// Every byte that is not key or value is below 0x80, so the
+		// entry is valid UTF-8 exactly when both are.
+		if !(isASCII(e) || utf8.Valid(e)) {
+			return errInvalidUTF8
+		}
+	} else if !(isASCII(key) || utf8.Valid(key)) || !(isASCII(val) || utf8.Valid(val)) {
+		return errInvalidUTF8
+	}
+	w.hasMap = true
+	if i := mapSlot(key); i >= 0 {
+		w.mapped.hdr[i], w.mapped.seen[i] = alias(val), true
 	}
 	return nil
 }
@@ -405,6 +521,14 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 		return errDepth
 	}
 	var key, value, raw []byte
+	if k, r, ok := rawLine(b); ok {
+		// The usual line: key and raw_value. raw_value is bytes, so only
+		// the key is checked.
+		if !(isASCII(k) || utf8.Valid(k)) {
+			return errInvalidUTF8
+		}
+		key, raw, b = k, r, nil
+	}
 	for len(b) > 0 {
 		num, typ, n := consumeTag(b)
 		if n < 0 || num > protowire.MaxValidNumber {
@@ -433,7 +557,7 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 		b = b[n:]
 		switch fi.kind {
 		case kindString:
-			if !validUTF8(v) {
+			if !(isASCII(v) || utf8.Valid(v)) {
 				return errInvalidUTF8
 			}
 			switch num {
@@ -464,10 +588,10 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int, ascii bool) error {
 	var key, val []byte
 	if fi.kind == kindMapString {
-		if k, v, ok := shortEntry(b); ok {
-			// Every byte that is not key or value is below 0x80, so
-			// the entry is valid UTF-8 exactly when both are.
-			if !ascii && !validUTF8(b) {
+		if k, v, whole, ok := stringEntry(b); ok {
+			// With whole, every byte that is not key or value is below
+			// 0x80: the entry is valid UTF-8 exactly when both are.
+			if !ascii && (whole && !(isASCII(b) || utf8.Valid(b)) || !whole && (!(isASCII(k) || utf8.Valid(k)) || !(isASCII(v) || utf8.Valid(v)))) {
 				return errInvalidUTF8
 			}
 			key, val, b = k, v, nil
@@ -486,7 +610,7 @@ func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int, ascii b
 			}
 			b = b[n:]
 			if !ascii && (num == 1 || fi.kind == kindMapString) {
-				if !validUTF8(v) {
+				if !(isASCII(v) || utf8.Valid(v)) {
 					return errInvalidUTF8
 				}
 			}
@@ -548,19 +672,14 @@ func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
 //go:noinline
 func consumeTagSlow(b []byte) (protowire.Number, protowire.Type, int) { return protowire.ConsumeTag(b) }
 
-// validUTF8 is utf8.Valid with an ASCII fast path small enough to inline
-// at each call site: nearly every string of a CheckRequest is ASCII, and
-// most are short (header names, tokens), so the call into utf8.Valid
-// would cost more than the check itself.
-func validUTF8(b []byte) bool {
-	return isASCII(b) || utf8.Valid(b)
-}
-
 // ascii8 has the high bit of each byte of a word: a word holds only ASCII
 // bytes when it has none of them.
 const ascii8 = 0x8080808080808080
 
-// isASCII reports whether every byte of b is below 0x80. It reads b in
+// isASCII reports whether every byte of b is below 0x80. A string field
+// is checked as isASCII(v) || utf8.Valid(v): nearly every string of a
+// CheckRequest is ASCII, and most are short (header names, tokens), so
+// this check costs less than utf8.Valid's own setup. It reads b in
 // little-endian words, the last one (or the two halves of a short b)
 // overlapping the previous, so that no byte needs a loop of its own.
 func isASCII(b []byte) bool {
@@ -594,16 +713,53 @@ func consumeBytes(b []byte) ([]byte, int) {
 //go:noinline
 func consumeBytesSlow(b []byte) ([]byte, int) { return protowire.ConsumeBytes(b) }
 
-// shortEntry parses the usual map<string, string> entry, key then value
-// with one-byte tags and lengths under 128 and nothing else, in one step;
-// ok is false for any other shape (the general loop reads it).
-func shortEntry(b []byte) (key, val []byte, ok bool) {
-	if len(b) < 4 || b[0] != 0x0a || b[1] >= 0x80 {
+// len2 decodes the length at the start of b when its varint takes one or
+// two bytes (lengths under 16 KiB), returning it and its size; l is 0 for
+// any other varint (protowire decodes those).
+func len2(b []byte) (n, l int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return int(b[0]), 1
+	}
+	if len(b) > 1 && b[1] < 0x80 {
+		return int(b[0]&0x7f) | int(b[1])<<7, 2
+	}
+	return 0, 0
+}
+
+// stringEntry parses the usual map<string, string> entry: key (field 1)
+// then value (field 2), one-byte tags, a key under 128 bytes, a value
+// under 16 KiB, nothing else. whole says the value's length took one
+// byte, so every byte of e that is not key or value is below 0x80; ok is
+// false for any other shape (mapEntry reads it).
+func stringEntry(e []byte) (key, val []byte, whole, ok bool) {
+	if len(e) < 4 || e[0] != 1<<3|byte(protowire.BytesType) || e[1] >= 0x80 {
+		return nil, nil, false, false
+	}
+	k := 2 + int(e[1])
+	if k >= len(e) || e[k] != 2<<3|byte(protowire.BytesType) {
+		return nil, nil, false, false
+	}
+	n, l := len2(e[k+1:])
+	if l == 0 || k+1+l+n != len(e) {
+		return nil, nil, false, false
+	}
+	return e[2:k], e[k+1+l:], l == 1, true
+}
+
+// rawLine parses the usual header_map line (a HeaderValue as Envoy writes
+// it): key (field 1, under 128 bytes) then raw_value (field 3, under
+// 16 KiB), one-byte tags, nothing else; ok is false for any other shape.
+func rawLine(e []byte) (key, raw []byte, ok bool) {
+	if len(e) < 4 || e[0] != 1<<3|byte(protowire.BytesType) || e[1] >= 0x80 {
 		return nil, nil, false
 	}
-	kEnd := 2 + int(b[1])
-	if kEnd+2 > len(b) || b[kEnd] != 0x12 || b[kEnd+1] >= 0x80 || kEnd+2+int(b[kEnd+1]) != len(b) {
+	k := 2 + int(e[1])
+	if k >= len(e) || e[k] != 3<<3|byte(protowire.BytesType) {
 		return nil, nil, false
 	}
-	return b[2:kEnd], b[kEnd+2:], true
+	n, l := len2(e[k+1:])
+	if l == 0 || k+1+l+n != len(e) {
+		return nil, nil, false
+	}
+	return e[2:k], e[k+1+l:], true
 }
