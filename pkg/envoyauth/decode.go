@@ -314,8 +314,11 @@ func (w *wireFields) walk(b []byte, t *msgTable, depth int, c ctx, ascii bool) e
 	if depth--; depth < 0 {
 		return errDepth
 	}
-	if c == ctxHTTP {
+	switch c {
+	case ctxHTTP:
 		return w.httpRequest(b, t, depth)
+	case ctxOff:
+		return w.skim(b, t, depth, ascii)
 	}
 	var err error
 	for len(b) > 0 {
@@ -415,6 +418,48 @@ func (w *wireFields) field(b []byte, t *msgTable, depth int, c ctx, ascii bool) 
 	return b, nil
 }
 
+// skim walks a message off the view's path (table t, its depth counted;
+// ascii as in walk), only checking what proto.Unmarshal would refuse. A
+// length-delimited field with a one-byte tag and a length under 16 KiB,
+// nearly every field of these messages, is decoded inline; any other field
+// goes through field.
+func (w *wireFields) skim(b []byte, t *msgTable, depth int, ascii bool) error {
+	var err error
+	for len(b) > 0 {
+		if tg := b[0]; tg >= 1<<3 && tg < 0x80 && tg&7 == byte(protowire.BytesType) && int(tg>>3) < len(t.fields) {
+			if n, l := len2(b[1:]); l > 0 {
+				if n > len(b)-1-l {
+					return errDecode // the length runs past the message
+				}
+				v := b[1+l : 1+l+n]
+				b = b[1+l+n:]
+				switch fi := &t.fields[tg>>3]; fi.kind {
+				// kindUnknown, kindScalar (bytes fields): nothing to check.
+				case kindString:
+					if !ascii && !isASCII(v) && !utf8.Valid(v) {
+						return errInvalidUTF8
+					}
+				case kindMessage:
+					err = w.walk(v, fi.sub, depth, ctxOff, ascii || w.asciiSpan(v))
+				case kindMapString, kindMapMessage:
+					if depth-1 < 0 {
+						return errDepth
+					}
+					err = w.mapEntry(v, fi, ctxOff, depth-1, ascii)
+				}
+				if err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if b, err = w.field(b, t, depth, ctxOff, ascii); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Tags of the fields httpRequest and headerMap read in place: the
 // HttpRequest headers map (field 3) and header_map (field 13), and
 // HeaderMap's lines (field 1), each length-delimited. newTables checks
@@ -499,13 +544,7 @@ func (w *wireFields) headersEntry(e []byte, fi *fieldInfo, depth int) error {
 		}
 		return w.mapEntry(e, fi, ctxHTTP, depth-1, false)
 	}
-	if whole {
-		// Every byte that is not key or value is below 0x80, so the
-		// entry is valid UTF-8 exactly when both are.
-		if !(isASCII(e) || utf8.Valid(e)) {
-			return errInvalidUTF8
-		}
-	} else if !(isASCII(key) || utf8.Valid(key)) || !(isASCII(val) || utf8.Valid(val)) {
+	if !entryUTF8(e, key, val, whole) {
 		return errInvalidUTF8
 	}
 	w.hasMap = true
@@ -576,6 +615,9 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 	if len(val) == 0 {
 		val = value
 	}
+	if !slotLen(len(key)) {
+		return nil // not a header the view reads
+	}
 	if i := w.raw.slot(alias(key)); i >= 0 {
 		w.raw.line(i, alias(val))
 	}
@@ -587,15 +629,23 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 // budget left after the map field took its own; ascii says b is all ASCII.
 func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int, ascii bool) error {
 	var key, val []byte
-	if fi.kind == kindMapString {
-		if k, v, whole, ok := stringEntry(b); ok {
-			// With whole, every byte that is not key or value is below
-			// 0x80: the entry is valid UTF-8 exactly when both are.
-			if !ascii && (whole && !(isASCII(b) || utf8.Valid(b)) || !whole && (!(isASCII(k) || utf8.Valid(k)) || !(isASCII(v) || utf8.Valid(v)))) {
+	// The usual entry, key then value (a message value has the same
+	// shape), is read in one step; the loop reads any other.
+	if k, v, whole, ok := stringEntry(b); ok {
+		switch {
+		case fi.kind == kindMapString:
+			if !ascii && !entryUTF8(b, k, v, whole) {
 				return errInvalidUTF8
 			}
-			key, val, b = k, v, nil
+			val = v
+		case !ascii && !isASCII(k) && !utf8.Valid(k):
+			return errInvalidUTF8
+		default:
+			if err := w.walk(v, fi.sub, depth, ctxOff, ascii || w.asciiSpan(v)); err != nil {
+				return err
+			}
 		}
+		key, b = k, nil
 	}
 	for len(b) > 0 {
 		num, typ, n := consumeTag(b)
@@ -648,8 +698,17 @@ func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int, ascii b
 }
 
 // mapSlot returns the slot of a headers-map key (exact: Envoy lower-cases
-// the map's keys), or -1.
+// the map's keys), or -1. Most keys are told apart by their length alone,
+// here, without a call.
 func mapSlot(key []byte) int {
+	if !slotLen(len(key)) {
+		return -1
+	}
+	return exactSlot(key)
+}
+
+// exactSlot is mapSlot for a key of a slot's length.
+func exactSlot(key []byte) int {
 	i := slotOf(alias(key))
 	if i >= 0 && alias(key) != slotNames[i] {
 		return -1 // another case than Envoy's lower case
@@ -661,7 +720,7 @@ func mapSlot(key []byte) int {
 var noField fieldInfo
 
 // consumeTag is protowire.ConsumeTag with the one-byte case (every field
-// of a CheckRequest) small enough to inline.
+// of a CheckRequest) first.
 func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
 	if len(b) > 0 && b[0]-8 < 0x80-8 {
 		return protowire.Number(b[0] >> 3), protowire.Type(b[0] & 7), 1
@@ -686,11 +745,17 @@ func isASCII(b []byte) bool {
 	n := len(b)
 	switch {
 	case n >= 8:
-		var or uint64
-		for i := 0; i < n-8; i += 8 {
-			or |= binary.LittleEndian.Uint64(b[i:])
+		// Two words a round: the loads are independent.
+		or, or2 := binary.LittleEndian.Uint64(b[n-8:]), uint64(0)
+		for len(b) > 16 {
+			or |= binary.LittleEndian.Uint64(b)
+			or2 |= binary.LittleEndian.Uint64(b[8:])
+			b = b[16:]
 		}
-		return (or|binary.LittleEndian.Uint64(b[n-8:]))&ascii8 == 0
+		if len(b) > 8 {
+			or |= binary.LittleEndian.Uint64(b)
+		}
+		return (or|or2)&ascii8 == 0
 	case n >= 4:
 		return (binary.LittleEndian.Uint32(b)|binary.LittleEndian.Uint32(b[n-4:]))&0x80808080 == 0
 	case n >= 2:
@@ -701,8 +766,8 @@ func isASCII(b []byte) bool {
 	return true
 }
 
-// consumeBytes is protowire.ConsumeBytes with one-byte lengths small
-// enough to inline.
+// consumeBytes is protowire.ConsumeBytes with the one-byte length case
+// first.
 func consumeBytes(b []byte) ([]byte, int) {
 	if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
 		return b[1 : 1+int(b[0])], 1 + int(b[0])
@@ -712,6 +777,16 @@ func consumeBytes(b []byte) ([]byte, int) {
 
 //go:noinline
 func consumeBytesSlow(b []byte) ([]byte, int) { return protowire.ConsumeBytes(b) }
+
+// entryUTF8 reports whether the key and value of entry e (as stringEntry
+// returns them) are valid UTF-8. With whole, every byte of e that is not
+// key or value is below 0x80, so one ASCII check covers the entry.
+func entryUTF8(e, key, val []byte, whole bool) bool {
+	if whole && isASCII(e) || !whole && isASCII(key) && isASCII(val) {
+		return true
+	}
+	return utf8.Valid(key) && utf8.Valid(val)
+}
 
 // len2 decodes the length at the start of b when its varint takes one or
 // two bytes (lengths under 16 KiB), returning it and its size; l is 0 for

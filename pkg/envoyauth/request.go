@@ -309,5 +309,14 @@ func slotOf(name string) int {
 	return -1
 }
 
+// slotLen reports whether a header name of n bytes may have a slot: a
+// check cheap enough to inline, that most names fail, to make before
+// slotOf.
+func slotLen(n int) bool { return slotLens>>uint(n)&1 != 0 } // 0 from n = 64 on
+
+// slotLens has bit n set when a slot's name has n bytes.
+const slotLens uint64 = 1<<len(hdrOrigin) | 1<<len(hdrACRM) | 1<<len(hdrACRH) | 1<<len(hdrACRPN) |
+	1<<len(hdrAuthority) | 1<<len(hdrPath) | 1<<len(hdrMethod) | 1<<len(hdrScheme)
+
 // The lengths slotOf switches on are distinct but for :method and :scheme.
 var _ = [1]struct{}{}[len(hdrMethod)-len(hdrScheme)]
