@@ -298,8 +298,7 @@ const (
 	ctxAttributes
 	ctxRequest
 	ctxHTTP
-	ctxHeaderMap
-	ctxHeaderValue // walked by headerValue
+	ctxHeaderMap // its lines are read by headerValue
 )
 
 // message walks one message's fields. depth is the recursion budget as
@@ -310,18 +309,44 @@ func (w *wireFields) message(b []byte, t *msgTable, depth int) error {
 
 // walk reads the fields of message b (table t, at path position c). ascii
 // says b is known to be all ASCII: its strings need no UTF-8 check.
+//
+// Nearly every field of a CheckRequest is length-delimited, with a
+// one-byte tag and a length under 16 KiB: walk decodes those inline and
+// hands the value to value (the headers, one field each, straight to
+// their readers); field reads any other field, or any other encoding.
 func (w *wireFields) walk(b []byte, t *msgTable, depth int, c ctx, ascii bool) error {
 	if depth--; depth < 0 {
 		return errDepth
 	}
-	switch c {
-	case ctxHTTP:
-		return w.httpRequest(b, t, depth)
-	case ctxOff:
-		return w.skim(b, t, depth, ascii)
-	}
 	var err error
 	for len(b) > 0 {
+		if tg := b[0]; tg >= 1<<3 && tg < 0x80 && tg&7 == byte(protowire.BytesType) && int(tg>>3) < len(t.fields) {
+			if n, l := len2(b[1:]); l > 0 {
+				if n > len(b)-1-l {
+					return errDecode // the length runs past the message
+				}
+				v := b[1+l : 1+l+n]
+				b = b[1+l+n:]
+				switch fi := &t.fields[tg>>3]; {
+				case fi.kind == kindUnknown || fi.kind == kindScalar:
+					// Nothing to check in bytes.
+				case fi.kind == kindString && fi.hook == hookNone:
+					if !ascii && !isASCII(v) && !utf8.Valid(v) {
+						return errInvalidUTF8
+					}
+				case c == ctxHTTP && fi.hook == hookHeaders:
+					err = w.headersEntry(v, fi, depth)
+				case c == ctxHeaderMap && fi.hook == hookHeaderMapLine:
+					err = w.headerValue(v, fi.sub, depth)
+				default:
+					err = w.value(v, fi, depth, c, ascii)
+				}
+				if err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		if b, err = w.field(b, t, depth, c, ascii); err != nil {
 			return err
 		}
@@ -364,21 +389,29 @@ func (w *wireFields) field(b []byte, t *msgTable, depth int, c ctx, ascii bool) 
 	if n < 0 {
 		return nil, errDecode
 	}
-	b = b[n:]
+	return b[n:], w.value(v, fi, depth, c, ascii)
+}
+
+// value reads v, the content of length-delimited field fi (a string, a
+// message or a map entry) of a message at path position c whose depth is
+// counted, and records it when the view reads it.
+func (w *wireFields) value(v []byte, fi *fieldInfo, depth int, c ctx, ascii bool) error {
 	switch fi.kind {
 	case kindString:
-		if !ascii && !(isASCII(v) || utf8.Valid(v)) {
-			return nil, errInvalidUTF8
+		if !ascii && !isASCII(v) && !utf8.Valid(v) {
+			return errInvalidUTF8
 		}
-		switch {
-		case c == ctxHTTP && fi.hook == hookMethod:
-			w.method = alias(v)
-		case c == ctxHTTP && fi.hook == hookPath:
-			w.path = alias(v)
-		case c == ctxHTTP && fi.hook == hookHost:
-			w.host = alias(v)
-		case c == ctxHTTP && fi.hook == hookScheme:
-			w.scheme = alias(v)
+		if c == ctxHTTP {
+			switch fi.hook {
+			case hookMethod:
+				w.method = alias(v)
+			case hookPath:
+				w.path = alias(v)
+			case hookHost:
+				w.host = alias(v)
+			case hookScheme:
+				w.scheme = alias(v)
+			}
 		}
 	case kindMessage:
 		sub := ctxOff
@@ -393,141 +426,17 @@ func (w *wireFields) field(b []byte, t *msgTable, depth int, c ctx, ascii bool) 
 		case c == ctxHTTP && fi.hook == hookHeaderMap:
 			sub = ctxHeaderMap
 		case c == ctxHeaderMap && fi.hook == hookHeaderMapLine:
-			sub = ctxHeaderValue
+			return w.headerValue(v, fi.sub, depth)
 		}
-		var err error
-		switch {
-		case sub == ctxHeaderValue:
-			err = w.headerValue(v, fi.sub, depth)
-		case sub == ctxHeaderMap:
-			err = w.headerMap(v, fi.sub, depth)
-		default:
-			err = w.walk(v, fi.sub, depth, sub, sub == ctxOff && (ascii || w.asciiSpan(v)))
-		}
-		if err != nil {
-			return nil, err
-		}
+		return w.walk(v, fi.sub, depth, sub, sub == ctxOff && (ascii || w.asciiSpan(v)))
 	case kindMapString, kindMapMessage:
+		if c == ctxHTTP && fi.hook == hookHeaders {
+			return w.headersEntry(v, fi, depth)
+		}
 		if depth-1 < 0 {
-			return nil, errDepth
+			return errDepth // the map field's own level
 		}
-		if err := w.mapEntry(v, fi, c, depth-1, ascii); err != nil {
-			return nil, err
-		}
-	}
-	return b, nil
-}
-
-// skim walks a message off the view's path (table t, its depth counted;
-// ascii as in walk), only checking what proto.Unmarshal would refuse. A
-// length-delimited field with a one-byte tag and a length under 16 KiB,
-// nearly every field of these messages, is decoded inline; any other field
-// goes through field.
-func (w *wireFields) skim(b []byte, t *msgTable, depth int, ascii bool) error {
-	var err error
-	for len(b) > 0 {
-		if tg := b[0]; tg >= 1<<3 && tg < 0x80 && tg&7 == byte(protowire.BytesType) && int(tg>>3) < len(t.fields) {
-			if n, l := len2(b[1:]); l > 0 {
-				if n > len(b)-1-l {
-					return errDecode // the length runs past the message
-				}
-				v := b[1+l : 1+l+n]
-				b = b[1+l+n:]
-				switch fi := &t.fields[tg>>3]; fi.kind {
-				// kindUnknown, kindScalar (bytes fields): nothing to check.
-				case kindString:
-					if !ascii && !isASCII(v) && !utf8.Valid(v) {
-						return errInvalidUTF8
-					}
-				case kindMessage:
-					err = w.walk(v, fi.sub, depth, ctxOff, ascii || w.asciiSpan(v))
-				case kindMapString, kindMapMessage:
-					if depth-1 < 0 {
-						return errDepth
-					}
-					err = w.mapEntry(v, fi, ctxOff, depth-1, ascii)
-				}
-				if err != nil {
-					return err
-				}
-				continue
-			}
-		}
-		if b, err = w.field(b, t, depth, ctxOff, ascii); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Tags of the fields httpRequest and headerMap read in place: the
-// HttpRequest headers map (field 3) and header_map (field 13), and
-// HeaderMap's lines (field 1), each length-delimited. newTables checks
-// these numbers against the descriptors.
-const (
-	tagHeaders       = 3<<3 | byte(protowire.BytesType)
-	tagHeaderMap     = 13<<3 | byte(protowire.BytesType)
-	tagHeaderMapLine = 1<<3 | byte(protowire.BytesType)
-)
-
-// httpRequest walks attributes.request.http (table t, its depth counted),
-// which holds nearly all of a request's bytes: one field per header. A
-// header field with a one-byte tag and a length of one or two bytes (what
-// every encoder writes for headers under 16 KiB) is decoded inline and
-// read by headersEntry or headerMap; any other field, or any other
-// encoding of these, goes through field.
-func (w *wireFields) httpRequest(b []byte, t *msgTable, depth int) error {
-	var err error
-	for len(b) > 0 {
-		if tg := b[0]; tg == tagHeaders || tg == tagHeaderMap {
-			if n, l := len2(b[1:]); l > 0 {
-				if n > len(b)-1-l {
-					return errDecode // the length runs past the message
-				}
-				v := b[1+l : 1+l+n]
-				b = b[1+l+n:]
-				if tg == tagHeaders {
-					err = w.headersEntry(v, &t.fields[3], depth)
-				} else {
-					err = w.headerMap(v, t.fields[13].sub, depth)
-				}
-				if err != nil {
-					return err
-				}
-				continue
-			}
-		}
-		if b, err = w.field(b, t, depth, ctxHTTP, false); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// headerMap walks one header_map message (table t; depth is its parent's
-// budget), reading its lines as httpRequest reads headers.
-func (w *wireFields) headerMap(b []byte, t *msgTable, depth int) error {
-	if depth--; depth < 0 {
-		return errDepth
-	}
-	var err error
-	for len(b) > 0 {
-		if b[0] == tagHeaderMapLine {
-			if n, l := len2(b[1:]); l > 0 {
-				if n > len(b)-1-l {
-					return errDecode
-				}
-				v := b[1+l : 1+l+n]
-				b = b[1+l+n:]
-				if err = w.headerValue(v, t.fields[1].sub, depth); err != nil {
-					return err
-				}
-				continue
-			}
-		}
-		if b, err = w.field(b, t, depth, ctxHeaderMap, false); err != nil {
-			return err
-		}
+		return w.mapEntry(v, fi, c, depth-1, ascii)
 	}
 	return nil
 }
@@ -537,11 +446,11 @@ func (w *wireFields) headerMap(b []byte, t *msgTable, depth int) error {
 // one-byte tags and short lengths, is read in place; any other shape goes
 // through mapEntry.
 func (w *wireFields) headersEntry(e []byte, fi *fieldInfo, depth int) error {
+	if depth-1 < 0 {
+		return errDepth // the map field's own level, as in value
+	}
 	key, val, whole, ok := stringEntry(e)
 	if !ok {
-		if depth-1 < 0 {
-			return errDepth // the map field's own level, as in field
-		}
 		return w.mapEntry(e, fi, ctxHTTP, depth-1, false)
 	}
 	if !entryUTF8(e, key, val, whole) {
