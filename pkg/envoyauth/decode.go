@@ -618,11 +618,14 @@ func mapSlot(key []byte) int {
 
 // exactSlot is mapSlot for a key of a slot's length.
 func exactSlot(key []byte) int {
-	i := slotOf(alias(key))
-	if i >= 0 && alias(key) != slotNames[i] {
-		return -1 // another case than Envoy's lower case
+	i, j := slotCandidates(len(key))
+	if i >= 0 && alias(key) == slotNames[i] {
+		return i
 	}
-	return i
+	if j >= 0 && alias(key) == slotNames[j] {
+		return j
+	}
+	return -1
 }
 
 // noField is the fieldInfo of field numbers a message does not define.
