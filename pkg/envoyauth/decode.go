@@ -83,7 +83,7 @@ var (
 // b is not retained. It fails exactly when proto.Unmarshal(b, &req) does.
 func (d *Decoded) Unmarshal(b []byte) error {
 	d.full, d.used, d.ok, d.view = nil, 0, false, policy.Request{}
-	var w wireFields
+	w := wireFields{scan: len(b)}
 	if err := w.message(b, tblCheckRequest, protowire.DefaultRecursionLimit); err != nil {
 		return err
 	}
@@ -142,6 +142,23 @@ type wireFields struct {
 	method, scheme, host, path string
 	class                      string
 	mapped, raw                fields
+
+	// scan is how many more bytes asciiSpan may read: at most the
+	// input's length in all, so that nesting cannot make it quadratic.
+	scan int
+}
+
+// asciiSpan reports whether the message b, off the view's path, is all
+// ASCII, when the scan budget allows reading it. Every byte of such a
+// message is below 0x80, so every string in it, at any depth, is valid
+// UTF-8 and the walk checks only its structure: one pass over the bytes
+// instead of a check per string.
+func (w *wireFields) asciiSpan(b []byte) bool {
+	if len(b) > w.scan {
+		return false
+	}
+	w.scan -= len(b)
+	return isASCII(b)
 }
 
 // The messages of a CheckRequest, as tables for the walk: for each field
@@ -281,101 +298,167 @@ const (
 	ctxAttributes
 	ctxRequest
 	ctxHTTP
-	ctxHeaderMap
-	ctxHeaderValue // walked by headerValue
+	ctxHeaderMap // its lines are read by headerValue
 )
 
 // message walks one message's fields. depth is the recursion budget as
 // proto.Unmarshal counts it (every message and every map field takes one).
 func (w *wireFields) message(b []byte, t *msgTable, depth int) error {
-	return w.walk(b, t, depth, ctxCheckRequest)
+	return w.walk(b, t, depth, ctxCheckRequest, false)
 }
 
-func (w *wireFields) walk(b []byte, t *msgTable, depth int, c ctx) error {
+// walk reads the fields of message b (table t, at path position c). ascii
+// says b is known to be all ASCII: its strings need no UTF-8 check.
+//
+// Nearly every field of a CheckRequest is length-delimited, with a
+// one-byte tag and a length under 16 KiB: walk decodes those inline and
+// hands the value to value (the headers, one field each, straight to
+// their readers); field reads any other field, or any other encoding.
+func (w *wireFields) walk(b []byte, t *msgTable, depth int, c ctx, ascii bool) error {
 	if depth--; depth < 0 {
 		return errDepth
 	}
+	var err error
 	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
-		if n < 0 || num > protowire.MaxValidNumber {
-			return errDecode
-		}
-		b = b[n:]
-		if typ == protowire.EndGroupType {
-			return errDecode // no group is open in a proto3 message
-		}
-		fi := &noField
-		if int(num) < len(t.fields) {
-			fi = &t.fields[num]
-		}
-		if fi.kind == kindUnknown || fi.kind == kindScalar || typ != protowire.BytesType {
-			if fi.kind == kindMapString || fi.kind == kindMapMessage {
-				// proto.Unmarshal counts a map field before its wire type.
-				if depth-1 < 0 {
-					return errDepth
+		if tg := b[0]; tg >= 1<<3 && tg < 0x80 && tg&7 == byte(protowire.BytesType) && int(tg>>3) < len(t.fields) {
+			if n, l := len2(b[1:]); l > 0 {
+				if n > len(b)-1-l {
+					return errDecode // the length runs past the message
 				}
-			}
-			// Unknown fields, scalars, and fields of the wrong wire type
-			// (kept as unknown fields): structure only.
-			n = protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return errDecode
-			}
-			b = b[n:]
-			continue
-		}
-		v, n := consumeBytes(b)
-		if n < 0 {
-			return errDecode
-		}
-		b = b[n:]
-		switch fi.kind {
-		case kindString:
-			if !validUTF8(v) {
-				return errInvalidUTF8
-			}
-			switch {
-			case c == ctxHTTP && fi.hook == hookMethod:
-				w.method = alias(v)
-			case c == ctxHTTP && fi.hook == hookPath:
-				w.path = alias(v)
-			case c == ctxHTTP && fi.hook == hookHost:
-				w.host = alias(v)
-			case c == ctxHTTP && fi.hook == hookScheme:
-				w.scheme = alias(v)
-			}
-		case kindMessage:
-			sub := ctxOff
-			switch {
-			case c == ctxCheckRequest && fi.hook == hookAttributes:
-				sub = ctxAttributes
-			case c == ctxAttributes && fi.hook == hookRequest:
-				sub = ctxRequest
-			case c == ctxRequest && fi.hook == hookHTTP:
-				sub = ctxHTTP
-				w.hasHTTP = true
-			case c == ctxHTTP && fi.hook == hookHeaderMap:
-				sub = ctxHeaderMap
-			case c == ctxHeaderMap && fi.hook == hookHeaderMapLine:
-				sub = ctxHeaderValue
-			}
-			if sub == ctxHeaderValue {
-				if err := w.headerValue(v, fi.sub, depth); err != nil {
+				v := b[1+l : 1+l+n]
+				b = b[1+l+n:]
+				switch fi := &t.fields[tg>>3]; {
+				case fi.kind == kindUnknown || fi.kind == kindScalar:
+					// Nothing to check in bytes.
+				case fi.kind == kindString && fi.hook == hookNone:
+					if !ascii && !isASCII(v) && !utf8.Valid(v) {
+						return errInvalidUTF8
+					}
+				case c == ctxHTTP && fi.hook == hookHeaders:
+					err = w.headersEntry(v, fi, depth)
+				case c == ctxHeaderMap && fi.hook == hookHeaderMapLine:
+					err = w.headerValue(v, fi.sub, depth)
+				default:
+					err = w.value(v, fi, depth, c, ascii)
+				}
+				if err != nil {
 					return err
 				}
 				continue
 			}
-			if err := w.walk(v, fi.sub, depth, sub); err != nil {
-				return err
-			}
-		case kindMapString, kindMapMessage:
+		}
+		if b, err = w.field(b, t, depth, c, ascii); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// field reads the field at the start of b, of a message of table t at path
+// position c whose own depth is already counted, and returns the bytes
+// after it.
+func (w *wireFields) field(b []byte, t *msgTable, depth int, c ctx, ascii bool) ([]byte, error) {
+	num, typ, n := consumeTag(b)
+	if n < 0 || num > protowire.MaxValidNumber {
+		return nil, errDecode
+	}
+	b = b[n:]
+	if typ == protowire.EndGroupType {
+		return nil, errDecode // no group is open in a proto3 message
+	}
+	fi := &noField
+	if int(num) < len(t.fields) {
+		fi = &t.fields[num]
+	}
+	if fi.kind == kindUnknown || fi.kind == kindScalar || typ != protowire.BytesType {
+		if fi.kind == kindMapString || fi.kind == kindMapMessage {
+			// proto.Unmarshal counts a map field before its wire type.
 			if depth-1 < 0 {
-				return errDepth
-			}
-			if err := w.mapEntry(v, fi, c, depth-1); err != nil {
-				return err
+				return nil, errDepth
 			}
 		}
+		// Unknown fields, scalars, and fields of the wrong wire type
+		// (kept as unknown fields): structure only.
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return nil, errDecode
+		}
+		return b[n:], nil
+	}
+	v, n := consumeBytes(b)
+	if n < 0 {
+		return nil, errDecode
+	}
+	return b[n:], w.value(v, fi, depth, c, ascii)
+}
+
+// value reads v, the content of length-delimited field fi (a string, a
+// message or a map entry) of a message at path position c whose depth is
+// counted, and records it when the view reads it.
+func (w *wireFields) value(v []byte, fi *fieldInfo, depth int, c ctx, ascii bool) error {
+	switch fi.kind {
+	case kindString:
+		if !ascii && !isASCII(v) && !utf8.Valid(v) {
+			return errInvalidUTF8
+		}
+		if c == ctxHTTP {
+			switch fi.hook {
+			case hookMethod:
+				w.method = alias(v)
+			case hookPath:
+				w.path = alias(v)
+			case hookHost:
+				w.host = alias(v)
+			case hookScheme:
+				w.scheme = alias(v)
+			}
+		}
+	case kindMessage:
+		sub := ctxOff
+		switch {
+		case c == ctxCheckRequest && fi.hook == hookAttributes:
+			sub = ctxAttributes
+		case c == ctxAttributes && fi.hook == hookRequest:
+			sub = ctxRequest
+		case c == ctxRequest && fi.hook == hookHTTP:
+			sub = ctxHTTP
+			w.hasHTTP = true
+		case c == ctxHTTP && fi.hook == hookHeaderMap:
+			sub = ctxHeaderMap
+		case c == ctxHeaderMap && fi.hook == hookHeaderMapLine:
+			return w.headerValue(v, fi.sub, depth)
+		}
+		return w.walk(v, fi.sub, depth, sub, sub == ctxOff && (ascii || w.asciiSpan(v)))
+	case kindMapString, kindMapMessage:
+		if c == ctxHTTP && fi.hook == hookHeaders {
+			return w.headersEntry(v, fi, depth)
+		}
+		if depth-1 < 0 {
+			return errDepth // the map field's own level
+		}
+		return w.mapEntry(v, fi, c, depth-1, ascii)
+	}
+	return nil
+}
+
+// headersEntry reads one entry of the HttpRequest headers map (field fi;
+// depth is the HttpRequest's budget). The usual entry, key then value with
+// one-byte tags and short lengths, is read in place; any other shape goes
+// through mapEntry.
+func (w *wireFields) headersEntry(e []byte, fi *fieldInfo, depth int) error {
+	if depth-1 < 0 {
+		return errDepth // the map field's own level, as in value
+	}
+	key, val, whole, ok := stringEntry(e)
+	if !ok {
+		return w.mapEntry(e, fi, ctxHTTP, depth-1, false)
+	}
+	if !entryUTF8(e, key, val, whole) {
+		return errInvalidUTF8
+	}
+	w.hasMap = true
+	if i := mapSlot(key); i >= 0 {
+		w.mapped.hdr[i], w.mapped.seen[i] = alias(val), true
 	}
 	return nil
 }
@@ -386,6 +469,14 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 		return errDepth
 	}
 	var key, value, raw []byte
+	if k, r, ok := rawLine(b); ok {
+		// The usual line: key and raw_value. raw_value is bytes, so only
+		// the key is checked.
+		if !(isASCII(k) || utf8.Valid(k)) {
+			return errInvalidUTF8
+		}
+		key, raw, b = k, r, nil
+	}
 	for len(b) > 0 {
 		num, typ, n := consumeTag(b)
 		if n < 0 || num > protowire.MaxValidNumber {
@@ -414,7 +505,7 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 		b = b[n:]
 		switch fi.kind {
 		case kindString:
-			if !validUTF8(v) {
+			if !(isASCII(v) || utf8.Valid(v)) {
 				return errInvalidUTF8
 			}
 			switch num {
@@ -433,6 +524,9 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 	if len(val) == 0 {
 		val = value
 	}
+	if !slotLen(len(key)) {
+		return nil // not a header the view reads
+	}
 	if i := w.raw.slot(alias(key)); i >= 0 {
 		w.raw.line(i, alias(val))
 	}
@@ -441,18 +535,26 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 
 // mapEntry walks one map entry (key 1, value 2; missing ones are empty;
 // last one wins) and records the entries the view reads. depth is the
-// budget left after the map field took its own.
-func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int) error {
+// budget left after the map field took its own; ascii says b is all ASCII.
+func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int, ascii bool) error {
 	var key, val []byte
-	if fi.kind == kindMapString {
-		if k, v, ok := shortEntry(b); ok {
-			// Every byte that is not key or value is below 0x80, so
-			// the entry is valid UTF-8 exactly when both are.
-			if !validUTF8(b) {
+	// The usual entry, key then value (a message value has the same
+	// shape), is read in one step; the loop reads any other.
+	if k, v, whole, ok := stringEntry(b); ok {
+		switch {
+		case fi.kind == kindMapString:
+			if !ascii && !entryUTF8(b, k, v, whole) {
 				return errInvalidUTF8
 			}
-			key, val, b = k, v, nil
+			val = v
+		case !ascii && !isASCII(k) && !utf8.Valid(k):
+			return errInvalidUTF8
+		default:
+			if err := w.walk(v, fi.sub, depth, ctxOff, ascii || w.asciiSpan(v)); err != nil {
+				return err
+			}
 		}
+		key, b = k, nil
 	}
 	for len(b) > 0 {
 		num, typ, n := consumeTag(b)
@@ -466,8 +568,8 @@ func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int) error {
 				return errDecode
 			}
 			b = b[n:]
-			if num == 1 || fi.kind == kindMapString {
-				if !validUTF8(v) {
+			if !ascii && (num == 1 || fi.kind == kindMapString) {
+				if !(isASCII(v) || utf8.Valid(v)) {
 					return errInvalidUTF8
 				}
 			}
@@ -476,7 +578,7 @@ func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int) error {
 				continue
 			}
 			if fi.kind == kindMapMessage {
-				if err := w.walk(v, fi.sub, depth, ctxOff); err != nil {
+				if err := w.walk(v, fi.sub, depth, ctxOff, ascii || w.asciiSpan(v)); err != nil {
 					return err
 				}
 				continue
@@ -505,20 +607,32 @@ func (w *wireFields) mapEntry(b []byte, fi *fieldInfo, c ctx, depth int) error {
 }
 
 // mapSlot returns the slot of a headers-map key (exact: Envoy lower-cases
-// the map's keys), or -1.
+// the map's keys), or -1. Most keys are told apart by their length alone,
+// here, without a call.
 func mapSlot(key []byte) int {
-	i := slotOf(string(key)) // no allocation: the conversion does not escape
-	if i >= 0 && string(key) != slotNames[i] {
-		return -1 // another case than Envoy's lower case
+	if !slotLen(len(key)) {
+		return -1
 	}
-	return i
+	return exactSlot(key)
+}
+
+// exactSlot is mapSlot for a key of a slot's length.
+func exactSlot(key []byte) int {
+	i, j := slotCandidates(len(key))
+	if i >= 0 && alias(key) == slotNames[i] {
+		return i
+	}
+	if j >= 0 && alias(key) == slotNames[j] {
+		return j
+	}
+	return -1
 }
 
 // noField is the fieldInfo of field numbers a message does not define.
 var noField fieldInfo
 
 // consumeTag is protowire.ConsumeTag with the one-byte case (every field
-// of a CheckRequest) small enough to inline.
+// of a CheckRequest) first.
 func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
 	if len(b) > 0 && b[0]-8 < 0x80-8 {
 		return protowire.Number(b[0] >> 3), protowire.Type(b[0] & 7), 1
@@ -529,20 +643,43 @@ func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
 //go:noinline
 func consumeTagSlow(b []byte) (protowire.Number, protowire.Type, int) { return protowire.ConsumeTag(b) }
 
-// validUTF8 is utf8.Valid with a wider ASCII fast path: header values are
-// long runs of ASCII.
-func validUTF8(b []byte) bool {
-	for len(b) >= 16 {
-		if (binary.LittleEndian.Uint64(b)|binary.LittleEndian.Uint64(b[8:]))&0x8080808080808080 != 0 {
-			break
+// ascii8 has the high bit of each byte of a word: a word holds only ASCII
+// bytes when it has none of them.
+const ascii8 = 0x8080808080808080
+
+// isASCII reports whether every byte of b is below 0x80. A string field
+// is checked as isASCII(v) || utf8.Valid(v): nearly every string of a
+// CheckRequest is ASCII, and most are short (header names, tokens), so
+// this check costs less than utf8.Valid's own setup. It reads b in
+// little-endian words, the last one (or the two halves of a short b)
+// overlapping the previous, so that no byte needs a loop of its own.
+func isASCII(b []byte) bool {
+	n := len(b)
+	switch {
+	case n >= 8:
+		// Two words a round: the loads are independent.
+		or, or2 := binary.LittleEndian.Uint64(b[n-8:]), uint64(0)
+		for len(b) > 16 {
+			or |= binary.LittleEndian.Uint64(b)
+			or2 |= binary.LittleEndian.Uint64(b[8:])
+			b = b[16:]
 		}
-		b = b[16:]
+		if len(b) > 8 {
+			or |= binary.LittleEndian.Uint64(b)
+		}
+		return (or|or2)&ascii8 == 0
+	case n >= 4:
+		return (binary.LittleEndian.Uint32(b)|binary.LittleEndian.Uint32(b[n-4:]))&0x80808080 == 0
+	case n >= 2:
+		return (binary.LittleEndian.Uint16(b)|binary.LittleEndian.Uint16(b[n-2:]))&0x8080 == 0
+	case n == 1:
+		return b[0] < 0x80
 	}
-	return utf8.Valid(b)
+	return true
 }
 
-// consumeBytes is protowire.ConsumeBytes with one-byte lengths small
-// enough to inline.
+// consumeBytes is protowire.ConsumeBytes with the one-byte length case
+// first.
 func consumeBytes(b []byte) ([]byte, int) {
 	if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
 		return b[1 : 1+int(b[0])], 1 + int(b[0])
@@ -553,16 +690,63 @@ func consumeBytes(b []byte) ([]byte, int) {
 //go:noinline
 func consumeBytesSlow(b []byte) ([]byte, int) { return protowire.ConsumeBytes(b) }
 
-// shortEntry parses the usual map<string, string> entry, key then value
-// with one-byte tags and lengths under 128 and nothing else, in one step;
-// ok is false for any other shape (the general loop reads it).
-func shortEntry(b []byte) (key, val []byte, ok bool) {
-	if len(b) < 4 || b[0] != 0x0a || b[1] >= 0x80 {
+// entryUTF8 reports whether the key and value of entry e (as stringEntry
+// returns them) are valid UTF-8. With whole, every byte of e that is not
+// key or value is below 0x80, so one ASCII check covers the entry.
+func entryUTF8(e, key, val []byte, whole bool) bool {
+	if whole && isASCII(e) || !whole && isASCII(key) && isASCII(val) {
+		return true
+	}
+	return utf8.Valid(key) && utf8.Valid(val)
+}
+
+// len2 decodes the length at the start of b when its varint takes one or
+// two bytes (lengths under 16 KiB), returning it and its size; l is 0 for
+// any other varint (protowire decodes those).
+func len2(b []byte) (n, l int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return int(b[0]), 1
+	}
+	if len(b) > 1 && b[1] < 0x80 {
+		return int(b[0]&0x7f) | int(b[1])<<7, 2
+	}
+	return 0, 0
+}
+
+// stringEntry parses the usual map<string, string> entry: key (field 1)
+// then value (field 2), one-byte tags, a key under 128 bytes, a value
+// under 16 KiB, nothing else. whole says the value's length took one
+// byte, so every byte of e that is not key or value is below 0x80; ok is
+// false for any other shape (mapEntry reads it).
+func stringEntry(e []byte) (key, val []byte, whole, ok bool) {
+	if len(e) < 4 || e[0] != 1<<3|byte(protowire.BytesType) || e[1] >= 0x80 {
+		return nil, nil, false, false
+	}
+	k := 2 + int(e[1])
+	if k >= len(e) || e[k] != 2<<3|byte(protowire.BytesType) {
+		return nil, nil, false, false
+	}
+	n, l := len2(e[k+1:])
+	if l == 0 || k+1+l+n != len(e) {
+		return nil, nil, false, false
+	}
+	return e[2:k], e[k+1+l:], l == 1, true
+}
+
+// rawLine parses the usual header_map line (a HeaderValue as Envoy writes
+// it): key (field 1, under 128 bytes) then raw_value (field 3, under
+// 16 KiB), one-byte tags, nothing else; ok is false for any other shape.
+func rawLine(e []byte) (key, raw []byte, ok bool) {
+	if len(e) < 4 || e[0] != 1<<3|byte(protowire.BytesType) || e[1] >= 0x80 {
 		return nil, nil, false
 	}
-	kEnd := 2 + int(b[1])
-	if kEnd+2 > len(b) || b[kEnd] != 0x12 || b[kEnd+1] >= 0x80 || kEnd+2+int(b[kEnd+1]) != len(b) {
+	k := 2 + int(e[1])
+	if k >= len(e) || e[k] != 3<<3|byte(protowire.BytesType) {
 		return nil, nil, false
 	}
-	return b[2:kEnd], b[kEnd+2:], true
+	n, l := len2(e[k+1:])
+	if l == 0 || k+1+l+n != len(e) {
+		return nil, nil, false
+	}
+	return e[2:k], e[k+1+l:], true
 }

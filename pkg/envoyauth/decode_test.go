@@ -3,6 +3,7 @@ package envoyauth_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -130,6 +131,20 @@ func TestDecodedWireCases(t *testing.T) {
 		{"invalid UTF-8 in a skipped map value", httpReq(entry(3, "user-agent", "\xff")), true, false, policy.Request{}},
 		{"invalid UTF-8 in a skipped map key", httpReq(entry(3, "\xff", "x")), true, false, policy.Request{}},
 		{"invalid UTF-8 in a peer principal", msg(nil, 1, msg(nil, 1, str(nil, 4, "\xc3"))), true, false, policy.Request{}},
+		{"valid non-ASCII UTF-8 in a peer principal", append(msg(nil, 1, msg(nil, 1, str(nil, 4, "spiffe://\u00e9t\u00e9"))), httpReq(str(nil, 2, "GET"))...),
+			false, true, policy.Request{Method: "GET"}},
+		{"invalid UTF-8 in a metadata Struct string, deep in an ASCII-looking subtree",
+			msg(nil, 1, msg(nil, 11, msg(nil, 1, str(nil, 1, "f"), msg(nil, 2, msg(nil, 1, str(nil, 1, "k"), msg(nil, 2, str(nil, 3, "ok\x80"))))))),
+			true, false, policy.Request{}},
+		{"invalid UTF-8 in a metadata Struct key", msg(nil, 1, msg(nil, 11, msg(nil, 1, str(nil, 1, "f"), msg(nil, 2, msg(nil, 1, str(nil, 1, "k\xff"), msg(nil, 2)))))),
+			true, false, policy.Request{}},
+		{"invalid UTF-8 in a peer label value", msg(nil, 1, msg(nil, 2, entry(3, "app", "\xe2\x82"))), true, false, policy.Request{}},
+		{"invalid UTF-8 in a long header value (two-byte length)", httpReq(entry(3, "cookie", strings.Repeat("a", 300)+"\xc3(")), true, false, policy.Request{}},
+		{"headers entry under a non-minimal tag and length", httpReq(append([]byte{0x9a, 0x00, 0x80 | byte(len(entry(3, "origin", o))-2), 0x80, 0x00}, entry(3, "origin", o)[2:]...)),
+			false, true, policy.Request{Origin: o, HasOrigin: true}},
+		{"header_map line under a three-byte length", httpReq(msg(nil, 13, append([]byte{0x0a, 0x80 | byte(len(hv("origin", o))-2), 0x80, 0x00}, hv("origin", o)[2:]...))),
+			false, true, policy.Request{Origin: o, HasOrigin: true}},
+		{"headers entry length past the message", httpReq([]byte{0x1a, 0x05, 0x0a}), true, false, policy.Request{}},
 		{"invalid UTF-8 in a header_map key", httpReq(msg(nil, 13, hv("\xff", "x"))), true, false, policy.Request{}},
 		{"invalid UTF-8 in an unknown field is fine", httpReq(str(nil, 99, "\xff"), str(nil, 2, "GET")), false, true, policy.Request{Method: "GET"}},
 		{"truncated length", append(tag(nil, 1, protowire.BytesType), 0x05, 0x0a), true, false, policy.Request{}},

@@ -279,35 +279,54 @@ var slotNames = [numSlots]string{
 // case-insensitively, as header_map keys keep the case the client sent on
 // HTTP/1), or -1.
 func slotOf(name string) int {
-	// By length first: most header names have none of these lengths, and
-	// each length has at most two candidates.
-	var i, j int
-	switch len(name) {
-	case len(hdrOrigin):
-		i, j = slotOrigin, -1
-	case len(hdrACRM):
-		i, j = slotACRM, -1
-	case len(hdrACRH):
-		i, j = slotACRH, -1
-	case len(hdrACRPN):
-		i, j = slotACRPN, -1
-	case len(hdrAuthority):
-		i, j = slotAuthority, -1
-	case len(hdrPath):
-		i, j = slotPath, -1
-	case len(hdrMethod): // and hdrScheme
-		i, j = slotMethod, slotScheme
-	default:
-		return -1
-	}
-	if strings.EqualFold(slotNames[i], name) {
+	i, j := slotCandidates(len(name))
+	if i >= 0 && foldEqual(slotNames[i], name) {
 		return i
 	}
-	if j >= 0 && strings.EqualFold(slotNames[j], name) {
+	if j >= 0 && foldEqual(slotNames[j], name) {
 		return j
 	}
 	return -1
 }
+
+// slotCandidates returns the slots whose names have n bytes (-1 for none):
+// most header names have none of these lengths, and each length has at
+// most two candidates.
+func slotCandidates(n int) (i, j int) {
+	switch n {
+	case len(hdrOrigin):
+		return slotOrigin, -1
+	case len(hdrACRM):
+		return slotACRM, -1
+	case len(hdrACRH):
+		return slotACRH, -1
+	case len(hdrACRPN):
+		return slotACRPN, -1
+	case len(hdrAuthority):
+		return slotAuthority, -1
+	case len(hdrPath):
+		return slotPath, -1
+	case len(hdrMethod): // and hdrScheme
+		return slotMethod, slotScheme
+	}
+	return -1, -1
+}
+
+// foldEqual is strings.EqualFold for a lower-case slot name, rejecting on
+// the first byte without a call: names of a slot's length ("accept",
+// "cookie", "user-agent", "referer") differ from it there.
+func foldEqual(slotName, name string) bool {
+	return len(name) > 0 && name[0]|0x20 == slotName[0] && strings.EqualFold(slotName, name)
+}
+
+// slotLen reports whether a header name of n bytes may have a slot: a
+// check cheap enough to inline, that most names fail, to make before
+// slotOf.
+func slotLen(n int) bool { return slotLens>>uint(n)&1 != 0 } // 0 from n = 64 on
+
+// slotLens has bit n set when a slot's name has n bytes.
+const slotLens uint64 = 1<<len(hdrOrigin) | 1<<len(hdrACRM) | 1<<len(hdrACRH) | 1<<len(hdrACRPN) |
+	1<<len(hdrAuthority) | 1<<len(hdrPath) | 1<<len(hdrMethod) | 1<<len(hdrScheme)
 
 // The lengths slotOf switches on are distinct but for :method and :scheme.
 var _ = [1]struct{}{}[len(hdrMethod)-len(hdrScheme)]
