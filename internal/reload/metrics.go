@@ -3,6 +3,7 @@ package reload
 import (
 	"errors"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,7 +17,7 @@ type metrics struct {
 	ok, ko      prometheus.Counter
 	lastSuccess prometheus.Gauge
 	failed      prometheus.Gauge
-	files       *prometheus.GaugeVec
+	files       *fileStates
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -35,10 +36,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "cors_authz_policy_last_reload_failed",
 			Help: "1 while the policy file on disk is refused (the served policy is older than the file), else 0.",
 		}),
-		files: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "cors_authz_policy_file_state",
-			Help: "For a policy directory, 1 for each file in its current state: loaded (the version on disk serves) or refused (its last good version, if any, serves). The file label is the name within the directory.",
-		}, []string{"file", "state"}),
+		files: &fileStates{desc: prometheus.NewDesc("cors_authz_policy_file_state",
+			"For a policy directory, 1 for each file in its current state: loaded (the version on disk serves) or refused (its last good version, if any, serves). The file label is the name within the directory.",
+			[]string{"file", "state"}, nil)},
 	}
 	if reg == nil {
 		return m, nil
@@ -73,8 +73,36 @@ func (m *metrics) recovered() { m.failed.Set(0) }
 
 // fileStates publishes the state of each file of a policy directory.
 func (m *metrics) fileStates(files []policy.FileState) {
-	m.files.Reset()
-	for _, f := range files {
-		m.files.WithLabelValues(filepath.Base(f.File), f.State).Set(1)
+	m.files.publish(files)
+}
+
+// fileStates is cors_authz_policy_file_state: the file states of the last
+// load, replaced as a whole, so that a scrape during a reload sees every
+// file in exactly one state (a vector reset and refilled would show some
+// files missing, or in two states).
+type fileStates struct {
+	desc *prometheus.Desc
+	cur  atomic.Pointer[[]fileLabels]
+}
+
+type fileLabels struct{ file, state string }
+
+func (fs *fileStates) publish(files []policy.FileState) {
+	ls := make([]fileLabels, len(files))
+	for i, f := range files {
+		ls[i] = fileLabels{filepath.Base(f.File), f.State}
+	}
+	fs.cur.Store(&ls)
+}
+
+func (fs *fileStates) Describe(ch chan<- *prometheus.Desc) { ch <- fs.desc }
+
+func (fs *fileStates) Collect(ch chan<- prometheus.Metric) {
+	ls := fs.cur.Load()
+	if ls == nil {
+		return
+	}
+	for _, l := range *ls {
+		ch <- prometheus.MustNewConstMetric(fs.desc, prometheus.GaugeValue, 1, l.file, l.state)
 	}
 }
