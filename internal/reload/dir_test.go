@@ -229,3 +229,24 @@ func TestDirRefusedBaseCountedOnce(t *testing.T) {
 		t.Errorf("reloads_total{failure} = %v after a second refused version, want 2", got)
 	}
 }
+
+// TestDirFileNameNotUTF8: a file whose name is not valid UTF-8 (a plain
+// directory allows any bytes) is loaded like any other, and the metrics
+// still gather: its file label carries the name with the invalid bytes
+// replaced (a label value must be UTF-8; the name used to panic the
+// reload).
+func TestDirFileNameNotUTF8(t *testing.T) {
+	f := newDirFixture(t, map[string]string{
+		policy.BaseFile:    delegatedBase,
+		"team-\xff-a.yaml": fragmentGranting(originA),
+	})
+	if err := f.w.Load(); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if !f.tgt.allows(originA) {
+		t.Fatal("the fragment's origin is not served")
+	}
+	if got := f.fileState("team-\uFFFD-a.yaml", "loaded"); got != 1 {
+		t.Fatalf("file_state{team-\uFFFD-a.yaml,loaded} = %v, want 1", got)
+	}
+}

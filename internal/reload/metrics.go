@@ -3,6 +3,7 @@ package reload
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -87,10 +88,13 @@ type fileStates struct {
 
 type fileLabels struct{ file, state string }
 
+// publish replaces the states. A label value must be valid UTF-8 and a
+// file name in a plain directory need not be: its invalid bytes are
+// replaced.
 func (fs *fileStates) publish(files []policy.FileState) {
 	ls := make([]fileLabels, len(files))
 	for i, f := range files {
-		ls[i] = fileLabels{filepath.Base(f.File), f.State}
+		ls[i] = fileLabels{strings.ToValidUTF8(filepath.Base(f.File), "\uFFFD"), f.State}
 	}
 	fs.cur.Store(&ls)
 }
