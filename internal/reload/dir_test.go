@@ -232,13 +232,16 @@ func TestDirRefusedBaseCountedOnce(t *testing.T) {
 
 // TestDirFileNameNotUTF8: a file whose name is not valid UTF-8 (a plain
 // directory allows any bytes) is loaded like any other, and the metrics
-// still gather: its file label carries the name with the invalid bytes
-// replaced (a label value must be UTF-8; the name used to panic the
-// reload).
+// still gather: its file label carries the name with each invalid byte
+// written as \xNN, so two such names keep two series (a label value must
+// be UTF-8; the name used to panic the reload), and a name that spells
+// another's label does not make the scrape fail.
 func TestDirFileNameNotUTF8(t *testing.T) {
 	f := newDirFixture(t, map[string]string{
 		policy.BaseFile:    delegatedBase,
 		"team-\xff-a.yaml": fragmentGranting(originA),
+		"team-\xfe-a.yaml": fragmentGranting(originA),
+		`team-\xff-a.yaml`: fragmentGranting(originA), // the same label: one series, and the scrape still works
 	})
 	if err := f.w.Load(); err != nil {
 		t.Fatalf("Load: %v", err)
@@ -246,7 +249,9 @@ func TestDirFileNameNotUTF8(t *testing.T) {
 	if !f.tgt.allows(originA) {
 		t.Fatal("the fragment's origin is not served")
 	}
-	if got := f.fileState("team-\uFFFD-a.yaml", "loaded"); got != 1 {
-		t.Fatalf("file_state{team-\uFFFD-a.yaml,loaded} = %v, want 1", got)
+	for _, name := range []string{`team-\xff-a.yaml`, `team-\xfe-a.yaml`} {
+		if got := f.fileState(name, "loaded"); got != 1 {
+			t.Errorf("file_state{%s,loaded} = %v, want 1", name, got)
+		}
 	}
 }

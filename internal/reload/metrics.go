@@ -2,10 +2,12 @@ package reload
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -88,15 +90,38 @@ type fileStates struct {
 
 type fileLabels struct{ file, state string }
 
-// publish replaces the states. A label value must be valid UTF-8 and a
-// file name in a plain directory need not be: its invalid bytes are
-// replaced.
+// publish replaces the states.
 func (fs *fileStates) publish(files []policy.FileState) {
-	ls := make([]fileLabels, len(files))
-	for i, f := range files {
-		ls[i] = fileLabels{strings.ToValidUTF8(filepath.Base(f.File), "\uFFFD"), f.State}
+	ls := make([]fileLabels, 0, len(files))
+	seen := make(map[fileLabels]bool, len(files))
+	for _, f := range files {
+		l := fileLabels{labelValue(filepath.Base(f.File)), f.State}
+		if !seen[l] { // a series collected twice fails the whole scrape
+			seen[l] = true
+			ls = append(ls, l)
+		}
 	}
 	fs.cur.Store(&ls)
+}
+
+// labelValue is a file name as a label value, which must be valid UTF-8
+// while a file name in a plain directory need not be: each invalid byte
+// is written as \xNN, so distinct names keep distinct labels.
+func labelValue(name string) string {
+	if utf8.ValidString(name) {
+		return name
+	}
+	var b strings.Builder
+	for i := 0; i < len(name); {
+		r, n := utf8.DecodeRuneInString(name[i:])
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, "\\x%02x", name[i])
+		} else {
+			b.WriteString(name[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 func (fs *fileStates) Describe(ch chan<- *prometheus.Desc) { ch <- fs.desc }
