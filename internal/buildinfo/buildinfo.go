@@ -24,22 +24,24 @@ type Info struct {
 // Read returns the running binary's Info. version is the version stamped
 // at link time (main.version; "" or "dev" when not stamped).
 func Read(version string) Info {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		bi = nil
-	}
+	bi, _ := debug.ReadBuildInfo() // nil when the binary has none
 	return fromBuildInfo(version, bi)
 }
 
 // fromBuildInfo is Read over a given debug.BuildInfo (nil: none).
 func fromBuildInfo(version string, bi *debug.BuildInfo) Info {
 	info := Info{Version: version, Revision: Unknown, GoVersion: runtime.Version()}
-	if bi == nil {
-		if info.Version == "" {
-			info.Version = "dev"
-		}
-		return info
+	if bi != nil {
+		info.read(bi)
 	}
+	if info.Version == "" {
+		info.Version = "dev"
+	}
+	return info
+}
+
+// read fills info from the build's record.
+func (info *Info) read(bi *debug.BuildInfo) {
 	if bi.GoVersion != "" {
 		info.GoVersion = bi.GoVersion
 	}
@@ -47,9 +49,6 @@ func fromBuildInfo(version string, bi *debug.BuildInfo) Info {
 	// builds inside the repository report "(devel)".
 	if (info.Version == "" || info.Version == "dev") && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		info.Version = bi.Main.Version
-	}
-	if info.Version == "" {
-		info.Version = "dev"
 	}
 	var modified bool
 	for _, s := range bi.Settings {
@@ -65,7 +64,6 @@ func fromBuildInfo(version string, bi *debug.BuildInfo) Info {
 	if modified && info.Revision != Unknown {
 		info.Revision += "-dirty"
 	}
-	return info
 }
 
 // MetricName is the name of the build-identity gauge.
