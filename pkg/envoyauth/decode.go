@@ -38,11 +38,16 @@ import (
 // A Decoded is also a proto.Message that reflects as a full CheckRequest:
 // a codec that does not know the type (a server without NewCodec) decodes
 // the whole message into it with proto.Unmarshal, and Request reads that
-// message with ReadRequest. Either way the view is the same.
+// message with ReadRequest. Either way the view is the same. After
+// Unmarshal the message is not built: ProtoReflect then reflects an empty
+// CheckRequest (what a gRPC stats handler handed the payload sees), and
+// reading it leaves the view as Unmarshal made it. A Decoded is filled
+// once, one way or the other, as gRPC does with each request.
 type Decoded struct {
-	view policy.Request
-	ok   bool
-	full *authv3.CheckRequest // set when decoded through ProtoReflect
+	view      policy.Request
+	ok        bool
+	selective bool                 // the view is Unmarshal's
+	full      *authv3.CheckRequest // set when reflected (ProtoReflect)
 
 	used  int
 	arena [arenaSize]byte
@@ -56,7 +61,7 @@ const arenaSize = 320
 // Request fills r with the request view and reports whether the request
 // carried attributes.request.http, as ReadRequest does.
 func (d *Decoded) Request(r *policy.Request) bool {
-	if d.full != nil {
+	if !d.selective && d.full != nil {
 		return ReadRequest(d.full, r)
 	}
 	*r = d.view
@@ -82,7 +87,7 @@ var (
 // Unmarshal decodes b, a serialised CheckRequest, replacing d's content.
 // b is not retained. It fails exactly when proto.Unmarshal(b, &req) does.
 func (d *Decoded) Unmarshal(b []byte) error {
-	d.full, d.used, d.ok, d.view = nil, 0, false, policy.Request{}
+	d.full, d.used, d.ok, d.view, d.selective = nil, 0, false, policy.Request{}, true
 	w := wireFields{scan: len(b)}
 	if err := w.message(b, tblCheckRequest, protowire.DefaultRecursionLimit); err != nil {
 		return err

@@ -295,6 +295,38 @@ func TestDecodedThroughProtoReflect(t *testing.T) {
 	}
 }
 
+// TestDecodedReflectedAfterUnmarshal: reading a selectively decoded
+// Decoded through reflection (a gRPC stats handler sizing or logging the
+// payload it is handed after decoding) does not change its view (it made
+// every request look like one without HTTP attributes); Unmarshal after a
+// proto.Unmarshal replaces the view.
+func TestDecodedReflectedAfterUnmarshal(t *testing.T) {
+	reqs := realisticRequests(2)
+	for i, b := range reqs {
+		want, wantOK, _ := standardView(b)
+		var d envoyauth.Decoded
+		if err := d.Unmarshal(b); err != nil {
+			t.Fatal(err)
+		}
+		_ = proto.Size(&d)
+		var got policy.Request
+		if ok := d.Request(&got); ok != wantOK || got != want {
+			t.Fatalf("request %d: view after proto.Size %v %+v, want %v %+v", i, ok, got, wantOK, want)
+		}
+
+		var full envoyauth.Decoded
+		if err := proto.Unmarshal(reqs[(i+1)%len(reqs)], &full); err != nil {
+			t.Fatal(err)
+		}
+		if err := full.Unmarshal(b); err != nil {
+			t.Fatal(err)
+		}
+		if ok := full.Request(&got); ok != wantOK || got != want {
+			t.Fatalf("request %d: view after proto.Unmarshal then Unmarshal %v %+v, want %v %+v", i, ok, got, wantOK, want)
+		}
+	}
+}
+
 func TestDecodedAllocs(t *testing.T) {
 	for i, b := range realisticRequests(1) {
 		var d envoyauth.Decoded
