@@ -44,7 +44,7 @@ type FileState struct {
 	File   string `json:"file"`
 	Role   string `json:"role"`   // RoleBase or RoleFragment
 	State  string `json:"state"`  // FileLoaded or FileRefused
-	SHA256 string `json:"sha256"` // of the bytes on disk
+	SHA256 string `json:"sha256"` // of the bytes on disk; "" when the file cannot be read
 	// ServingSHA256 is the version in service: SHA256 when loaded, the
 	// last good version when refused, "" when no version serves.
 	ServingSHA256 string `json:"serving_sha256,omitempty"`
@@ -240,11 +240,14 @@ func (d *Dir) fragment(name string, f *dirFragment, file dirFile, digest string,
 			f.good, f.goodData = nil, nil
 		}
 	}
-	serving := ""
+	serving, sum := "", digest
 	if f.good != nil {
 		serving = f.good.digest
 	}
-	f.st = refusedState(full, RoleFragment, digest, serving, err)
+	if file.err != nil {
+		sum = "" // no bytes were read: digest only tells the error apart
+	}
+	f.st = refusedState(full, RoleFragment, sum, serving, err)
 	res.Refused = append(res.Refused, f.st)
 	return changed
 }

@@ -344,3 +344,31 @@ func TestDirDigestIndependentOfLocation(t *testing.T) {
 		t.Errorf("digests %v: want the first two equal and the third different", sums)
 	}
 }
+
+// TestDirUnreadableFragment: a fragment that cannot be read (a dangling
+// link) is refused with the read error, and its state has no sha256, since
+// no bytes were read; it is not validated again until it changes, and once
+// readable it loads.
+func TestDirUnreadableFragment(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, policy.BaseFile, delegatedBase)
+	if err := os.Symlink(filepath.Join(dir, "missing"), filepath.Join(dir, "team-a.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	d := policy.OpenDir(dir)
+	res, err := d.Scan()
+	if err != nil || len(res.Refused) != 1 {
+		t.Fatalf("Scan: %v, refused %+v", err, res.Refused)
+	}
+	st := res.Refused[0]
+	if st.SHA256 != "" || st.ServingSHA256 != "" || !strings.Contains(st.Error, "no such file") {
+		t.Errorf("unreadable fragment's state %+v", st)
+	}
+	if res, err = d.Scan(); err != nil || len(res.Refused) != 0 || len(res.Validated) != 0 {
+		t.Errorf("the same unreadable file validated again: %v %+v", err, res)
+	}
+	writeFile(t, dir, "missing", teamA)
+	if res, err = d.Scan(); err != nil || len(res.Refused) != 0 || d.Files()[1].State != policy.FileLoaded {
+		t.Errorf("readable again: %v %+v %+v", err, res, d.Files())
+	}
+}
