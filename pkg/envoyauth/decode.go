@@ -468,6 +468,14 @@ func (w *wireFields) headersEntry(e []byte, fi *fieldInfo, depth int) error {
 	return nil
 }
 
+// Field numbers of config.core.v3.HeaderValue, the header_map line
+// (TestHeaderValueFieldNumbers pins them to the generated descriptor).
+const (
+	hvKey      protowire.Number = 1
+	hvValue    protowire.Number = 2
+	hvRawValue protowire.Number = 3
+)
+
 // headerValue walks one header_map line (a HeaderValue) and records it.
 func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 	if depth--; depth < 0 {
@@ -514,13 +522,13 @@ func (w *wireFields) headerValue(b []byte, t *msgTable, depth int) error {
 				return errInvalidUTF8
 			}
 			switch num {
-			case 1:
+			case hvKey:
 				key = v
-			case 2:
+			case hvValue:
 				value = v
 			}
 		case kindScalar:
-			if num == 3 {
+			if num == hvRawValue {
 				raw = v
 			}
 		}
@@ -739,14 +747,14 @@ func stringEntry(e []byte) (key, val []byte, whole, ok bool) {
 }
 
 // rawLine parses the usual header_map line (a HeaderValue as Envoy writes
-// it): key (field 1, under 128 bytes) then raw_value (field 3, under
+// it): key (hvKey, under 128 bytes) then raw_value (hvRawValue, under
 // 16 KiB), one-byte tags, nothing else; ok is false for any other shape.
 func rawLine(e []byte) (key, raw []byte, ok bool) {
-	if len(e) < 4 || e[0] != 1<<3|byte(protowire.BytesType) || e[1] >= 0x80 {
+	if len(e) < 4 || e[0] != byte(hvKey)<<3|byte(protowire.BytesType) || e[1] >= 0x80 {
 		return nil, nil, false
 	}
 	k := 2 + int(e[1])
-	if k >= len(e) || e[k] != 3<<3|byte(protowire.BytesType) {
+	if k >= len(e) || e[k] != byte(hvRawValue)<<3|byte(protowire.BytesType) {
 		return nil, nil, false
 	}
 	n, l := len2(e[k+1:])
