@@ -84,6 +84,7 @@ func TestSetPolicyUnderLoad(t *testing.T) {
 // verdict and reason; at info level nothing is logged and nothing
 // allocated for logging.
 func TestDebugLog(t *testing.T) {
+	longName := "x-" + strings.Repeat("a", 298) // request bytes in detail are clipped
 	var buf bytes.Buffer
 	lvl := new(slog.LevelVar)
 	s := New(Options{CacheSize: 10, Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: lvl}))})
@@ -95,6 +96,7 @@ func TestDebugLog(t *testing.T) {
 		options("/api/v1/x", "Origin", partner, "Access-Control-Request-Method", "PUT", "Access-Control-Request-Headers", "x-secret"),
 		get("/api/v1/x", "Origin", partner),
 		get("/api/v1/x", "Origin", partner),
+		options("/api/v1/x", "Origin", partner, "Access-Control-Request-Method", "PUT", "Access-Control-Request-Headers", longName),
 	} {
 		if _, err := s.Check(ctx, rs.build()); err != nil {
 			t.Fatal(err)
@@ -105,6 +107,7 @@ func TestDebugLog(t *testing.T) {
 		"class=public-api kind=preflight verdict=preflight_denied reason=header_not_allowed detail=x-secret cached=false",
 		"class=public-api kind=actual verdict=allowed reason=origin_allowed detail=\"\" cached=false",
 		"class=public-api kind=actual verdict=allowed reason=origin_allowed detail=\"\" cached=true",
+		"class=public-api kind=preflight verdict=preflight_denied reason=header_not_allowed detail=\"" + longName[:maxLogValue] + "…(300 bytes)\" cached=false",
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("got %d log lines, want %d:\n%s", len(lines), len(want), buf.String())

@@ -324,7 +324,8 @@ func isStatic(v *policy.Verdict) bool {
 }
 
 // record counts a finished check and logs it at debug level.
-// detail may quote request bytes; slog's handlers escape it.
+// detail may quote request bytes: it is clipped, and slog's handlers
+// escape it.
 func (s *Service) record(ctx context.Context, start time.Duration, snap *snapshot, cs *classState, out outcome, kind policy.Kind, reason policy.Reason, detail string, cached bool) {
 	cs.counters[out].Inc()
 	s.m.duration.Observe((monotonic() - start).Seconds())
@@ -335,7 +336,7 @@ func (s *Service) record(ctx context.Context, start time.Duration, snap *snapsho
 			slog.String("kind", kind.String()),
 			slog.String("verdict", out.String()),
 			slog.String("reason", string(reason)),
-			slog.String("detail", detail),
+			slog.String("detail", clip(detail)),
 			slog.Bool("cached", cached),
 		)
 	}

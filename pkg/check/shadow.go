@@ -241,14 +241,14 @@ func (s *Service) countShadow(sp *shadowPair, cs *classState, d policy.Disagreem
 }
 
 // logShadow logs one sampled disagreement. The origin is request bytes:
-// slog's handlers quote and escape it.
+// it is clipped, and slog's handlers quote and escape it.
 func (s *Service) logShadow(ctx context.Context, sp *shadowPair, cs *classState, r *policy.Request, d policy.DisagreementKind, enfReason, shClass, shReason string) {
 	s.log.LogAttrs(ctx, slog.LevelInfo, "shadow disagreement",
 		slog.String("kind", d.String()),
 		slog.String("class", cs.label),
 		slog.String("shadow_class", shClass),
 		slog.String("method", r.Method),
-		slog.String("origin", r.Origin),
+		slog.String("origin", clip(r.Origin)),
 		slog.String("enforced_reason", enfReason),
 		slog.String("shadow_reason", shReason),
 		slog.Uint64("shadow_generation", sp.sh.Generation),
